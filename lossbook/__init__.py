@@ -1,0 +1,38 @@
+"""lossbook: cross-entropy and focal loss, derived and implemented with care.
+
+The companion package of the *lossbook* executable book. Everything here is
+plain NumPy: stable in float16, float32 and float64, broadcasting like NumPy,
+validating its input, and never mutating the caller's arrays.
+
+Functions of probabilities
+    :func:`information`, :func:`entropy`, :func:`cross_entropy`,
+    :func:`kl_divergence`
+Functions of logits
+    :func:`logsumexp`, :func:`softmax`, :func:`log_softmax`,
+    :func:`softmax_jacobian`, :func:`sigmoid`, :func:`log_sigmoid`
+"""
+
+from lossbook.information import cross_entropy, entropy, information, kl_divergence
+from lossbook.special import (
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    sigmoid,
+    softmax,
+    softmax_jacobian,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "information",
+    "entropy",
+    "cross_entropy",
+    "kl_divergence",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "softmax_jacobian",
+    "sigmoid",
+    "log_sigmoid",
+]

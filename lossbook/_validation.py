@@ -1,0 +1,142 @@
+"""Private input checks shared by every public function.
+
+Each helper names the offending argument in its message, so that a user who
+passes a bad array learns *which* one and *what* is wrong with it, instead of
+receiving a silent NaN three calls later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__: list[str] = []
+
+_FLOAT_TYPES = (np.float16, np.float32, np.float64)
+
+
+def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
+    """Return `x` as a floating-point array without copying when possible.
+
+    float16, float32 and float64 are kept as they are; booleans and integers
+    become float64, as in NumPy's own ufuncs. Anything else (complex, object,
+    strings) raises ``TypeError`` naming `name`.
+    """
+    try:
+        array = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
+    dtype = array.dtype
+    if dtype.type in _FLOAT_TYPES:
+        return array
+    if np.issubdtype(dtype, np.bool_) or np.issubdtype(dtype, np.integer):
+        return array.astype(np.float64)
+    if np.issubdtype(dtype, np.floating):  # longdouble: no accurate libm everywhere
+        return array.astype(np.float64)
+    raise TypeError(
+        f"{name} must hold real numbers (float16, float32, float64, int or bool), "
+        f"got dtype {dtype}"
+    )
+
+
+def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype to compute in: float16 is widened to float32.
+
+    float16 has 11 significant bits and overflows at 65504, so intermediate
+    sums and exponentials are carried in float32 and rounded once at the end.
+    """
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def check_no_nan(x: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` if `x` contains NaN."""
+    if np.isnan(x).any():
+        raise ValueError(f"{name} contains NaN")
+
+
+def check_finite(x: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` if `x` contains NaN or an infinity."""
+    check_no_nan(x, name)
+    if np.isinf(x).any():
+        raise ValueError(f"{name} contains an infinite value")
+
+
+def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
+    """Return `axis` normalised to ``0 <= axis < ndim``."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(axis).__name__}")
+    if ndim == 0:
+        raise ValueError(f"{name}={axis} is invalid for a 0-d input; pass at least a 1-d array")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of bounds for an array of dimension {ndim}")
+    return int(axis) % ndim
+
+
+def broadcast_pair(
+    a: NDArray[Any], b: NDArray[Any], name_a: str, name_b: str
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Broadcast two arrays, naming both in the error if their shapes clash."""
+    try:
+        return np.broadcast_arrays(a, b)  # type: ignore[return-value]
+    except ValueError:
+        raise ValueError(
+            f"{name_a} with shape {a.shape} and {name_b} with shape {b.shape} "
+            "do not broadcast together"
+        ) from None
+
+
+def sum_tolerance(dtype: np.dtype[Any], n: int) -> float:
+    """How far from 1 a sum of `n` probabilities of `dtype` may be.
+
+    The larger of sqrt(eps) and n*eps: loose enough for probabilities that
+    were themselves computed in `dtype` (rounding grows at worst like n*eps),
+    tight enough to reject hand-typed values that were never normalised.
+    """
+    eps = float(np.finfo(dtype).eps)
+    return max(eps**0.5, n * eps)
+
+
+def check_probabilities(p: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` unless every entry of `p` lies in [0, 1]."""
+    check_no_nan(p, name)
+    if (p < 0).any():
+        raise ValueError(f"{name} has negative entries; probabilities must lie in [0, 1]")
+    if (p > 1).any():
+        raise ValueError(f"{name} has entries greater than 1; probabilities must lie in [0, 1]")
+
+
+def check_distribution(p: NDArray[Any], name: str, axis: int) -> None:
+    """Raise ``ValueError`` unless `p` is a probability distribution along `axis`."""
+    check_probabilities(p, name)
+    n = p.shape[axis]
+    if n == 0:
+        raise ValueError(f"{name} is empty along axis {axis}")
+    totals = np.sum(p, axis=axis, dtype=np.float64)
+    tol = sum_tolerance(p.dtype, n)
+    worst = float(np.max(np.abs(totals - 1.0))) if totals.size else 0.0
+    if worst > tol:
+        raise ValueError(
+            f"{name} does not sum to 1 along axis {axis} "
+            f"(off by {worst:.3g}, tolerance {tol:.3g} for {p.dtype})"
+        )
+
+
+def check_base(base: float | None) -> float | None:
+    """Return log(base), or None for the natural logarithm."""
+    if base is None:
+        return None
+    if isinstance(base, (bool, np.bool_)) or not np.isscalar(base) or not np.isreal(base):
+        raise TypeError(f"base must be a real number or None, got {base!r}")
+    value = float(base)
+    if not np.isfinite(value) or value <= 0 or value == 1:
+        raise ValueError(f"base must be positive, finite and not 1, got {base!r}")
+    return float(np.log(value))
+
+
+def check_reduction(reduction: str) -> str:
+    """Raise ``ValueError`` unless `reduction` is 'none', 'mean' or 'sum'."""
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+    return reduction
