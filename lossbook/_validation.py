@@ -140,3 +140,95 @@ def check_reduction(reduction: str) -> str:
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
+
+
+# --- helpers for the losses (lossbook.losses, lossbook.focal) -------------------
+
+
+def check_real_scalar(x: Any, name: str) -> float:
+    """Return `x` as a finite Python float; ``TypeError`` unless it is a real scalar."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
+    value = float(x)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    return value
+
+
+def check_unit_interval(x: Any, name: str) -> float:
+    """Return `x` as a float after checking that it lies in [0, 1]."""
+    value = check_real_scalar(x, name)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
+    return value
+
+
+def check_ignore_index(ignore_index: Any) -> int | None:
+    """Return `ignore_index` as an int, or None; ``TypeError`` for anything else."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(
+        ignore_index, (int, np.integer)
+    ):
+        raise TypeError(
+            f"ignore_index must be an integer or None, got {type(ignore_index).__name__}"
+        )
+    return int(ignore_index)
+
+
+def check_class_indices(
+    target: NDArray[Any],
+    shape: tuple[int, ...],
+    n_classes: int,
+    ignore_index: int | None,
+    name: str = "target",
+) -> tuple[NDArray[np.intp], NDArray[np.bool_] | None]:
+    """Validate integer class indices; return them (ignored entries set to 0) and a mask.
+
+    `target` must already have an integer dtype, or a floating dtype holding
+    whole numbers. The mask marks the entries that count (None when
+    `ignore_index` is None, meaning every entry counts).
+    """
+    if target.shape != shape:
+        raise ValueError(
+            f"{name} holds class indices, so its shape must be logits.shape[:-1] = {shape}; "
+            f"got {target.shape}"
+        )
+    if not np.issubdtype(target.dtype, np.integer):
+        check_no_nan(target, name)
+        if (target != np.round(target)).any():
+            raise ValueError(f"{name} holds class indices, but has non-integer values")
+    valid = None if ignore_index is None else target != ignore_index
+    bad = (target < 0) | (target >= n_classes)
+    if valid is not None:
+        bad &= valid
+    if bad.any():
+        first = target[bad].flat[0]
+        raise ValueError(
+            f"{name} has class index {first!r} outside [0, {n_classes}) "
+            f"(ignore_index={ignore_index})"
+        )
+    indices = target.astype(np.intp)
+    if valid is not None:
+        indices = np.where(valid, indices, 0)
+    return indices, valid
+
+
+def check_broadcasts_to(
+    x: NDArray[Any], shape: tuple[int, ...], name: str, target_name: str = "logits"
+) -> NDArray[Any]:
+    """Broadcast `x` to `shape` (a view), or raise ``ValueError`` naming `name`."""
+    try:
+        return np.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(
+            f"{name} with shape {x.shape} does not broadcast to the shape {shape} "
+            f"of {target_name}"
+        ) from None
+
+
+def check_nonnegative(x: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` unless every entry of `x` is finite and ``>= 0``."""
+    check_finite(x, name)
+    if (x < 0).any():
+        raise ValueError(f"{name} has negative entries; it must be non-negative")

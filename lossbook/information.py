@@ -182,9 +182,8 @@ def cross_entropy(
     """
     p_arr, q_arr, axis, log_base = _distribution_pair(p, q, axis, base)
     p64, q64 = p_arr.astype(np.float64), q_arr.astype(np.float64)
-    with np.errstate(divide="ignore"):
-        log_q = np.log(q64)
-    terms = np.where(p64 > 0, -p64 * log_q, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 * log 0 is masked out
+        terms = np.where(p64 > 0, -p64 * np.log(q64), 0.0)
     return _finish(np.sum(terms, axis=axis), log_base, np.result_type(p_arr, q_arr))
 
 
@@ -227,7 +226,11 @@ def kl_divergence(
     ``p*log(p/q) - p + q`` (the extra terms sum to zero), with a series for
     ``q/p`` near 1, so the result keeps full relative accuracy even when
     ``q`` is a tiny perturbation of ``p``, where the textbook sum cancels
-    catastrophically.
+    catastrophically. Probabilities rounded to a float dtype seldom sum to
+    exactly 1; the result is then the generalised divergence
+    ``sum(p*log(p/q) - p + q)``, which differs from the textbook sum by
+    ``sum(q) - sum(p)`` (a few rounding errors) and, unlike it, is never
+    negative.
 
     References
     ----------

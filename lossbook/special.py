@@ -89,7 +89,8 @@ def _check_softmax_defined(parts: SoftmaxParts, name: str) -> None:
 
 
 def _log_softmax_from_parts(z: FloatArray, parts: SoftmaxParts) -> FloatArray:
-    with np.errstate(invalid="ignore"):
+    # z - max can overflow to -inf only where the true value is below -finfo.max.
+    with np.errstate(over="ignore", invalid="ignore"):
         return (z - parts.max) - np.log1p(parts.rest_sum)
 
 
