@@ -10,9 +10,16 @@ Functions of probabilities
 Functions of logits
     :func:`logsumexp`, :func:`softmax`, :func:`log_softmax`,
     :func:`softmax_jacobian`, :func:`sigmoid`, :func:`log_sigmoid`
+Losses on logits, and their analytic gradients
+    :func:`softmax_cross_entropy`, :func:`binary_cross_entropy_with_logits`,
+    :func:`sigmoid_focal_loss`, :func:`softmax_focal_loss`, :func:`grad`,
+    :func:`value_and_grad`, :func:`numerical_gradient`
 """
 
+from lossbook.focal import sigmoid_focal_loss, softmax_focal_loss
+from lossbook.gradients import grad, numerical_gradient, value_and_grad
 from lossbook.information import cross_entropy, entropy, information, kl_divergence
+from lossbook.losses import binary_cross_entropy_with_logits, softmax_cross_entropy
 from lossbook.special import (
     log_sigmoid,
     log_softmax,
@@ -35,4 +42,11 @@ __all__ = [
     "softmax_jacobian",
     "sigmoid",
     "log_sigmoid",
+    "softmax_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+    "grad",
+    "value_and_grad",
+    "numerical_gradient",
 ]

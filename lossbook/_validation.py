@@ -203,7 +203,7 @@ def check_class_indices(
     if valid is not None:
         bad &= valid
     if bad.any():
-        first = target[bad].flat[0]
+        first = target[bad].flat[0].item()
         raise ValueError(
             f"{name} has class index {first!r} outside [0, {n_classes}) "
             f"(ignore_index={ignore_index})"

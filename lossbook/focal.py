@@ -1,0 +1,328 @@
+"""Focal losses on logits: sigmoid (per element) and softmax (multi-class).
+
+The focal loss of Lin et al. multiplies the cross-entropy of each example by
+:math:`(1 - p_t)^\\gamma`, where :math:`p_t` is the probability the model gives
+to the true class, so that the many easy, well-classified examples stop
+dominating the gradient. Both functions compute in float64 and round once to
+the dtype of `logits`; :math:`1 - p_t` is always formed directly (as a
+sigmoid of the other sign, or as ``-expm1(log p_t)``), never as ``1 - p_t``.
+
+The private ``_name(..., need_grad)`` kernels return the value and the
+analytic gradient together; see :mod:`lossbook.gradients`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossbook import _validation as v
+from lossbook.losses import (
+    F64,
+    FloatArray,
+    ValueAndGrad,
+    binary_target,
+    check_logits,
+    finish,
+    grad_scale,
+    reduce_loss,
+    sigmoid_parts,
+    softmax_stats,
+)
+
+__all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
+
+
+def sigmoid_focal_loss(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+) -> FloatArray:
+    r"""Sigmoid focal loss of Lin et al. (2017), elementwise, on logits.
+
+    .. math:: \ell = \alpha_t \, (1 - p_t)^\gamma \, \mathrm{CE}(z, y),
+              \quad p = \sigma(z), \quad p_t = p\,y + (1 - p)(1 - y),
+              \quad \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    where CE is :func:`binary_cross_entropy_with_logits` per element: eq. (5)
+    of [1]_, with the values of ``torchvision.ops.sigmoid_focal_loss`` [2]_.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits, any shape. Must be finite.
+    target : array_like
+        Targets with the shape of `logits`, in [0, 1] (soft targets allowed).
+    alpha : float or None, optional
+        Weight of the positive class, in [0, 1]; default 0.25 as in the
+        paper. None switches the balancing off (torchvision's ``alpha=-1``).
+    gamma : float, optional
+        Focusing parameter :math:`\gamma \ge 0`; default 2. With
+        :math:`\gamma = 0` this is the :math:`\alpha`-balanced cross-entropy.
+    reduction : {'none', 'mean', 'sum'}, optional
+        'none' (default, as in torchvision) keeps the shape of `logits`;
+        'mean' averages over all elements.
+
+    Returns
+    -------
+    ndarray or scalar
+        The loss, with the dtype of `logits` (float64 for integer logits).
+
+    Raises
+    ------
+    ValueError
+        If `logits` has NaN or an infinity; if `target` has NaN, leaves
+        [0, 1] or differs in shape from `logits`; if `alpha` is outside
+        [0, 1], `gamma` is negative or not finite, or `reduction` is unknown.
+    TypeError
+        If `alpha` or `gamma` is not a real number, or an array argument is
+        not real-valued.
+
+    See Also
+    --------
+    softmax_focal_loss, binary_cross_entropy_with_logits
+
+    Notes
+    -----
+    :math:`1 - p_t = \sigma(z)(1 - y) + \sigma(-z)\,y` is a sum of two
+    non-negative, accurately computed terms, so for a confident correct
+    prediction it is tiny but exact rather than a rounded-away ``1 - p``.
+    'mean' of an empty array is 0.0.
+
+    References
+    ----------
+    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
+       for Dense Object Detection", ICCV 2017, eq. (5).
+    .. [2] torchvision documentation, ``torchvision.ops.sigmoid_focal_loss``,
+       https://pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import sigmoid_focal_loss
+    >>> z = np.array([4.0, 0.0, -2.0])
+    >>> y = np.array([1.0, 1.0, 1.0])
+    >>> sigmoid_focal_loss(z, y)  # the easy example (z = 4) is down-weighted most
+    array([1.46789243e-06, 4.33216988e-02, 4.12519545e-01])
+    >>> sigmoid_focal_loss(z, y, alpha=None, gamma=0.0)  # plain cross-entropy
+    array([0.01814993, 0.69314718, 2.12692801])
+    """
+    return _sigmoid_focal_loss(
+        logits, target, alpha=alpha, gamma=gamma, reduction=reduction
+    ).value
+
+
+def _sigmoid_focal_loss(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+    need_grad: bool = False,
+) -> ValueAndGrad:
+    z = check_logits(logits, classes=False)
+    reduction = v.check_reduction(reduction)
+    a = None if alpha is None else v.check_unit_interval(alpha, "alpha")
+    g = _check_gamma(gamma)
+    y = binary_target(target, z.shape)
+    z64 = z.astype(np.float64)
+    v.check_finite(z64, "logits")
+    sig_pos, sig_neg, log_pos, log_neg = sigmoid_parts(z64)
+    ce = -(y * log_pos) - (1.0 - y) * log_neg
+    q = (1.0 - y) * sig_pos + y * sig_neg  # 1 - p_t
+    modulation = np.power(q, g)
+    weight = modulation if a is None else modulation * (a * y + (1.0 - a) * (1.0 - y))
+    count = float(z.size)
+    value = finish(reduce_loss(weight * ce, reduction, count), z.dtype)
+    if not need_grad:
+        return ValueAndGrad(value, None)
+    # d(1-p_t)/dz = p(1-p)(1-2y); with r = p(1-p)/(1-p_t) the derivative of
+    # (1-p_t)^g is g (1-p_t)^g (1-2y) r, finite even for g < 1 as p_t -> 1.
+    r = _focal_ratio(sig_pos, sig_neg, q, y)
+    grad = weight * (g * (1.0 - 2.0 * y) * r * ce + ((1.0 - y) * sig_pos - y * sig_neg))
+    grad *= grad_scale(reduction, count)
+    return ValueAndGrad(value, finish(grad, z.dtype))
+
+
+def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64) -> F64:
+    """``p(1-p) / (1-p_t)``, with its hard-target limit where 1-p_t underflows to 0."""
+    limit = np.where(y < 0.5, sig_neg, sig_pos)
+    return np.divide(sig_pos * sig_neg, q, out=limit, where=q > 0)
+
+
+def softmax_focal_loss(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    alpha: float | ArrayLike | None = None,
+    gamma: float = 2.0,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+) -> FloatArray:
+    r"""Multi-class (softmax) focal loss with class-index targets.
+
+    .. math:: \ell = -\alpha_t \, (1 - p_t)^\gamma \log p_t,
+              \qquad p_t = \operatorname{softmax}(z)_y
+
+    the multi-class form of the focal loss of Lin et al. [1]_.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits with classes on the last axis, shape ``(..., C)``. Finite.
+    target : array_like
+        Class indices with shape ``logits.shape[:-1]``: an integer array, or
+        a float array holding whole numbers.
+    alpha : float or array_like or None, optional
+        Class balancing: None (default) for none, a scalar in [0, 1] applied
+        to every class, or one value in [0, 1] per class (shape ``(C,)``),
+        :math:`\alpha_t = \alpha_y`.
+    gamma : float, optional
+        Focusing parameter :math:`\gamma \ge 0`; default 2. With
+        :math:`\gamma = 0` and no `alpha` this is softmax cross-entropy.
+    ignore_index : int, optional
+        Targets equal to it contribute 0 to the loss and its gradient and
+        are not counted by 'mean'.
+    reduction : {'mean', 'sum', 'none'}, optional
+        'mean' (default) divides the sum by the number of non-ignored
+        examples (not by the sum of the :math:`\alpha_t`); 0.0 if there are
+        none. 'none' has shape ``logits.shape[:-1]``, with 0 at ignored
+        entries.
+
+    Returns
+    -------
+    ndarray or scalar
+        The loss, with the dtype of `logits` (float64 for integer logits).
+
+    Raises
+    ------
+    ValueError
+        If `logits` has NaN or an infinity or no class axis; if a target is
+        out of range (other than `ignore_index`) or not a whole number, or
+        the target shape is not ``logits.shape[:-1]``; if `alpha` is outside
+        [0, 1] or has a length other than C; if `gamma` is negative or not
+        finite; or if `reduction` is unknown.
+    TypeError
+        If `target` is boolean, or an argument has the wrong type.
+
+    See Also
+    --------
+    sigmoid_focal_loss, softmax_cross_entropy
+
+    Notes
+    -----
+    For the most probable class, :math:`1 - p_t` is formed as
+    :math:`\sum_{j \ne t} e^{z_j - z_t} / (1 + \sum_{j \ne t} e^{z_j - z_t})`
+    (through ``-expm1(log p_t)``), so a confident correct prediction keeps a
+    tiny, accurate loss. The gradient uses :math:`\log(p_t)/(1 - p_t)`, whose
+    limit is -1, instead of :math:`(1 - p_t)^{\gamma - 1}`, which is infinite
+    at :math:`p_t = 1` when :math:`\gamma < 1`.
+
+    References
+    ----------
+    .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
+       for Dense Object Detection", ICCV 2017 (eq. 5 and its multi-class
+       extension in section 3.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import softmax_focal_loss
+    >>> logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> softmax_focal_loss(logits, np.array([0, 1]), reduction="none")
+    array([0.00077842, 0.48827213])
+    >>> softmax_focal_loss(logits, np.array([0, 1]), gamma=0.0, reduction="none")
+    array([0.09492296, 1.09861229])
+    """
+    return _softmax_focal_loss(
+        logits,
+        target,
+        alpha=alpha,
+        gamma=gamma,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    ).value
+
+
+def _softmax_focal_loss(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    alpha: float | ArrayLike | None = None,
+    gamma: float = 2.0,
+    ignore_index: int | None = None,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> ValueAndGrad:
+    z = check_logits(logits, classes=True)
+    reduction = v.check_reduction(reduction)
+    g = _check_gamma(gamma)
+    ignore = v.check_ignore_index(ignore_index)
+    n_classes = z.shape[-1]
+    class_alpha = _class_alpha(alpha, n_classes)
+    y, valid = v.check_class_indices(_index_target(target), z.shape[:-1], n_classes, ignore)
+    z2 = z.reshape(-1, n_classes).astype(np.float64)
+    v.check_finite(z2, "logits")
+    y1 = y.reshape(-1)
+    rows = np.arange(len(y1))
+    stats = softmax_stats(z2)
+    log_pt = stats.log_p[rows, y1]
+    q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
+    row_weight = np.power(q, g)
+    if class_alpha is not None:
+        row_weight *= class_alpha[y1]
+    if valid is not None:
+        row_weight *= valid.reshape(-1)
+    count = float(len(y1)) if valid is None else float(np.count_nonzero(valid))
+    loss = row_weight * -log_pt
+    value = finish(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
+    if not need_grad:
+        return ValueAndGrad(value, None)
+    # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
+    # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
+    log_over_q = np.divide(log_pt, q, out=np.full(len(y1), -1.0), where=q > 0)
+    p_t = stats.p[rows, y1]
+    d = row_weight * (1.0 - g * p_t * log_over_q) * grad_scale(reduction, count)
+    grad = stats.p * d[:, None]
+    grad[rows, y1] = -(d * q)
+    return ValueAndGrad(value, finish(grad.reshape(z.shape), z.dtype))
+
+
+def _check_gamma(gamma: Any) -> float:
+    g = v.check_real_scalar(gamma, "gamma")
+    if g < 0:
+        raise ValueError(f"gamma must be non-negative, got {gamma!r}")
+    return g
+
+
+def _class_alpha(alpha: Any, n_classes: int) -> F64 | None:
+    """None, or alpha as one float64 value per class, each checked to lie in [0, 1]."""
+    if alpha is None:
+        return None
+    if np.ndim(alpha) == 0:
+        return np.full(n_classes, v.check_unit_interval(np.asarray(alpha).item(), "alpha"))
+    a = v.as_float_array(alpha, "alpha")
+    if a.shape != (n_classes,):
+        raise ValueError(f"alpha must be a scalar or have shape ({n_classes},); got {a.shape}")
+    v.check_no_nan(a, "alpha")
+    if ((a < 0) | (a > 1)).any():
+        raise ValueError("alpha must lie in [0, 1] for every class")
+    return a.astype(np.float64)
+
+
+def _index_target(target: ArrayLike) -> NDArray[Any]:
+    try:
+        t = np.asarray(target)
+    except Exception as exc:
+        raise TypeError(f"target must be array-like of class indices: {exc}") from exc
+    if np.issubdtype(t.dtype, np.integer):
+        return t
+    if np.issubdtype(t.dtype, np.bool_) or not np.issubdtype(t.dtype, np.floating):
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    return t

@@ -1,0 +1,295 @@
+"""The built book as a reader's browser sees it.
+
+Every HTML page of ``_build/html`` is served from 127.0.0.1 and loaded in
+headless Chromium (Debian's ``chromium`` package, driven by Playwright). Each
+page must:
+
+* typeset its mathematics: MathJax has run, every ``.math`` element holds an
+  ``mjx-container``, there is no TeX error (``mjx-merror``), and no raw ``\\(``,
+  ``\\[``, ``$$`` or ``$...$`` TeX is left in the visible text outside code;
+* load every image (``complete`` and ``naturalWidth > 0``);
+* log no console error and raise no JavaScript error;
+* request nothing from any host other than 127.0.0.1/localhost (such requests
+  are blocked and recorded), and get no failed or HTTP >= 400 response;
+* link only to internal targets that exist: the file, and the ``#fragment`` id
+  on the target page.
+
+Build the book first (``python3 tasks.py test`` does). Without Chromium or the
+built site the test is skipped, except under ``CI=true`` where it fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.conftest import PAGES_CHECKED
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+# Generated index pages: long lists of links to pages that are checked anyway.
+SKIPPED_PAGES = {"genindex.html"}
+TIMEOUT_MS = 60_000
+HOW_TO_RUN = (
+    "install Debian's Chromium (`apt-get install chromium`), then run `python3 tasks.py test`, "
+    "which builds the book into _build/html and runs this test"
+)
+
+
+def find_chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def unavailable(reason: str) -> None:
+    """Skip the browser test, or fail it in CI, where it must run."""
+    message = f"{reason}: {HOW_TO_RUN}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the browser test cannot run. {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def site_pages() -> list[str]:
+    """Every HTML page of the built site, as a path relative to it."""
+    if not (SITE / "index.html").is_file():
+        return []
+    pages = []
+    for path in sorted(SITE.rglob("*.html")):
+        relative = path.relative_to(SITE).as_posix()
+        if relative.split("/")[0] in {"_static", "_sources", "_images"} or relative in SKIPPED_PAGES:
+            continue
+        pages.append(relative)
+    return pages
+
+
+PAGES = site_pages()
+
+
+class _IdCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "id" or (tag == "a" and name == "name"):
+                if value is not None:
+                    self.ids.add(value)
+
+
+@functools.cache
+def ids_in(path: Path) -> frozenset[str]:
+    collector = _IdCollector()
+    collector.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return frozenset(collector.ids)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_url() -> Iterator[str]:
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser_context() -> Iterator[Any]:
+    """One headless Chromium for the session, with a fresh profile."""
+    chromium = find_chromium()
+    if chromium is None:
+        unavailable("Chromium is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed (pip install -r requirements.txt)")
+    with tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                service_workers="block",
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            try:
+                yield context
+            finally:
+                context.close()
+
+
+# Runs in the page once it has loaded: waits for MathJax and the images, then
+# reports what the assertions need.
+INSPECT_PAGE = r"""
+async () => {
+  const mathNodes = [...document.querySelectorAll(".math")];
+  let mathjax = "absent";
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+    mathjax = "ready";
+  }
+  const images = [...document.images];
+  for (const img of images) img.loading = "eager";
+  await Promise.all(images.map((img) => img.complete ? null : new Promise((done) => {
+    img.addEventListener("load", done, { once: true });
+    img.addEventListener("error", done, { once: true });
+  })));
+  await document.fonts.ready;
+
+  const skip = "pre, code, kbd, samp, script, style, textarea, mjx-container, .highlight, .sig";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const rawTex = [];
+  const rawPattern = /\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]*[\\^_{}][^$\n]*\$/;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    const style = getComputedStyle(parent);
+    if (style.display === "none" || style.visibility === "hidden") continue;
+    if (rawPattern.test(node.textContent)) rawTex.push(node.textContent.trim().slice(0, 120));
+  }
+  return {
+    mathjax,
+    mathCount: mathNodes.length,
+    untypeset: mathNodes.filter((el) => !el.querySelector("mjx-container"))
+      .map((el) => el.textContent.trim().slice(0, 120)),
+    containers: document.querySelectorAll("mjx-container").length,
+    texErrors: [...document.querySelectorAll("mjx-merror")]
+      .map((el) => (el.getAttribute("data-mjx-error") || el.textContent).slice(0, 120)),
+    rawTex,
+    images: images.length,
+    brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
+      .map((img) => img.getAttribute("src")),
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+  };
+}
+"""
+
+
+def check_internal_link(href: str) -> str | None:
+    """None if `href` (absolute, same origin) resolves in the site, else why not."""
+    parts = urlsplit(href)
+    path = unquote(parts.path)
+    target = SITE / path.lstrip("/")
+    if path.endswith("/"):
+        target = target / "index.html"
+    if not target.is_file():
+        return f"{href}: no file {target.relative_to(SITE)}"
+    fragment = unquote(parts.fragment)
+    if fragment and target.suffix == ".html" and fragment not in ids_in(target):
+        return f"{href}: no id {fragment!r} in {target.relative_to(SITE)}"
+    return None
+
+
+@pytest.mark.parametrize("page_path", PAGES or ["<the built book is missing>"])
+def test_page(page_path: str, base_url: str, browser_context: Any, request: pytest.FixtureRequest) -> None:
+    console_errors: list[str] = []
+    page_errors: list[str] = []
+    external: list[str] = []
+    failed: list[str] = []
+
+    def route(route: Any) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in {"http", "https", "ws", "wss"} and parts.hostname not in LOCAL_HOSTS:
+            external.append(url)
+            route.abort("blockedbyclient")
+        else:
+            route.continue_()
+
+    page = browser_context.new_page()
+    page.route("**/*", route)
+    page.on("console", lambda message: message.type == "error" and console_errors.append(
+        f"{message.text} ({message.location.get('url', '')})"))
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on("requestfailed", lambda req: urlsplit(req.url).hostname in LOCAL_HOSTS and failed.append(
+        f"{req.url}: {req.failure}"))
+    page.on("response", lambda response: response.status >= 400 and failed.append(
+        f"{response.url}: HTTP {response.status}"))
+    page.on("websocket", lambda socket: external.append(socket.url))
+    try:
+        page.goto(base_url + page_path, wait_until="load")
+        report = page.evaluate(INSPECT_PAGE)
+        page.wait_for_load_state("networkidle")
+    finally:
+        page.close()
+    request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
+
+    origin = base_url.rstrip("/")
+    broken_links = sorted({
+        problem
+        for href in report["links"]
+        if href.startswith(origin + "/")
+        and (problem := check_internal_link(href)) is not None
+    })
+
+    assert external == [], f"requests to other hosts (blocked): {external}"
+    assert failed == [], f"failed requests: {failed}"
+    assert page_errors == [], f"JavaScript errors: {page_errors}"
+    assert console_errors == [], f"console errors: {console_errors}"
+    if report["mathCount"]:
+        assert report["mathjax"] == "ready", "the page has math but MathJax did not start"
+        assert report["untypeset"] == [], f"math not typeset by MathJax: {report['untypeset']}"
+        assert report["containers"] >= report["mathCount"]
+    assert report["texErrors"] == [], f"TeX errors in typeset math: {report['texErrors']}"
+    assert report["rawTex"] == [], f"raw TeX left in the rendered text: {report['rawTex']}"
+    assert report["brokenImages"] == [], f"images that did not load: {report['brokenImages']}"
+    assert broken_links == [], "internal links that do not resolve:\n" + "\n".join(broken_links)
+
+
+def test_site_has_every_page_of_the_toc() -> None:
+    """The pages of _toc.yml were all built (so the loop above saw the whole book)."""
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing")
+    import yaml
+
+    def files(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in {"root", "file"} and isinstance(value, str):
+                    yield value
+                else:
+                    yield from files(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from files(item)
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    missing = [name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES]
+    assert missing == [], f"pages in _toc.yml but not in {SITE}: {missing}"
