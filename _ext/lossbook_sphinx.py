@@ -6,11 +6,12 @@ Four small jobs, none of which needs the network:
    and ``.. [1]``. The API page holds every function, so the labels would clash
    (docutils: "Duplicate explicit target name"). Each docstring's labels are made
    unique by turning them into auto-numbered footnotes named after the object.
-2. **Offline external references.** Intersphinx cannot download NumPy's or
-   SciPy's inventories at build time, so the few NumPy/SciPy names that appear
+2. **Offline external references.** Intersphinx cannot download the NumPy,
+   SciPy or Python inventories at build time, so the few such names that appear
    in docstrings and type hints (``numpy.ndarray``, ``numpy.typing.ArrayLike``,
-   ``scipy.special.expit``...) are resolved here to plain links into their
-   documentation. Anything else that does not resolve still warns in nitpicky mode.
+   ``scipy.special.expit``, ``callable``...) are resolved here to plain links into
+   their documentation. Anything else that does not resolve still warns in
+   nitpicky mode.
 3. **Completeness.** Every name in ``lossbook.__all__`` must be documented in the
    book; a missing one is a warning, which fails the ``-W`` build.
 4. **No dormant Thebe.** With Thebe disabled, sphinx-thebe's scripts (which name
@@ -87,12 +88,14 @@ _SCIPY = "https://docs.scipy.org/doc/scipy/reference/generated/"
 _EXTERNAL = {
     "numpy.ndarray": _NUMPY + "generated/numpy.ndarray.html",
     "numpy.dtype": _NUMPY + "generated/numpy.dtype.html",
+    "numpy.generic": _NUMPY + "arrays.scalars.html",
     "numpy.floating": _NUMPY + "arrays.scalars.html#numpy.floating",
     "numpy.float16": _NUMPY + "arrays.scalars.html#numpy.float16",
     "numpy.float32": _NUMPY + "arrays.scalars.html#numpy.float32",
     "numpy.float64": _NUMPY + "arrays.scalars.html#numpy.float64",
     "numpy.typing.ArrayLike": _NUMPY + "typing.html#numpy.typing.ArrayLike",
     "numpy.typing.NDArray": _NUMPY + "typing.html#numpy.typing.NDArray",
+    "callable": "https://docs.python.org/3/library/functions.html#callable",
 }
 # SciPy functions named in "See Also" sections each have a generated page.
 _SCIPY_NAME = re.compile(r"^scipy\.(special|stats)\.[a-z_][a-z0-9_]*$")
@@ -101,7 +104,7 @@ _SCIPY_NAME = re.compile(r"^scipy\.(special|stats)\.[a-z_][a-z0-9_]*$")
 def resolve_external(
     app: Sphinx, env: BuildEnvironment, node: nodes.Element, contnode: nodes.Element
 ) -> nodes.reference | None:
-    """Turn a known NumPy/SciPy cross-reference into a link to its documentation."""
+    """Turn a known NumPy/SciPy/Python cross-reference into a link to its docs."""
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -158,20 +159,24 @@ def browser_context() -> Iterator[Any]:
 # Runs in the page once it has loaded: waits for MathJax and the images, then
 # reports what the assertions need.
 INSPECT_PAGE = r"""
-async () => {
+async (timeoutMs) => {
+  // Every wait is bounded, so a page that never settles fails instead of hanging.
+  const timedOut = Symbol("timed out");
+  const within = (promise) => Promise.race([
+    promise, new Promise((done) => setTimeout(() => done(timedOut), timeoutMs)),
+  ]);
   const mathNodes = [...document.querySelectorAll(".math")];
   let mathjax = "absent";
   if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-    await window.MathJax.startup.promise;
-    mathjax = "ready";
+    mathjax = (await within(window.MathJax.startup.promise)) === timedOut ? "timed out" : "ready";
   }
   const images = [...document.images];
   for (const img of images) img.loading = "eager";
-  await Promise.all(images.map((img) => img.complete ? null : new Promise((done) => {
+  await within(Promise.all(images.map((img) => img.complete ? null : new Promise((done) => {
     img.addEventListener("load", done, { once: true });
     img.addEventListener("error", done, { once: true });
-  })));
-  await document.fonts.ready;
+  }))));
+  await within(document.fonts.ready);
 
   const skip = "pre, code, kbd, samp, script, style, textarea, mjx-container, .highlight, .sig";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -200,6 +205,18 @@ async () => {
   };
 }
 """
+
+
+def redirect_target(path: Path) -> str | None:
+    """The site-relative target of a ``<meta http-equiv="refresh">`` page, if any."""
+    match = re.search(
+        r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]+content=["'][^"']*url=([^"'>\s]+)""",
+        path.read_text(encoding="utf-8", errors="replace"),
+        flags=re.IGNORECASE,
+    )
+    if match is None:
+        return None
+    return (path.parent / match.group(1)).resolve().relative_to(SITE.resolve()).as_posix()
 
 
 def check_internal_link(href: str) -> str | None:
@@ -243,9 +260,13 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
     page.on("response", lambda response: response.status >= 400 and failed.append(
         f"{response.url}: HTTP {response.status}"))
     page.on("websocket", lambda socket: external.append(socket.url))
+    redirect = redirect_target(SITE / page_path)
     try:
         page.goto(base_url + page_path, wait_until="load")
-        report = page.evaluate(INSPECT_PAGE)
+        if redirect is not None:  # index.html: a meta-refresh to the landing page
+            page.wait_for_url(base_url + redirect)
+            page.wait_for_load_state("load")
+        report = page.evaluate(INSPECT_PAGE, TIMEOUT_MS // 2)
         page.wait_for_load_state("networkidle")
     finally:
         page.close()
@@ -259,6 +280,7 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
         and (problem := check_internal_link(href)) is not None
     })
 
+    assert report["mathjax"] != "timed out", "MathJax did not finish typesetting"
     assert external == [], f"requests to other hosts (blocked): {external}"
     assert failed == [], f"failed requests: {failed}"
     assert page_errors == [], f"JavaScript errors: {page_errors}"
