@@ -1,11 +1,12 @@
-"""Sphinx glue for the lossbook API reference (loaded through ``_config.yml``).
+"""Sphinx glue for the book (loaded through ``sphinx.local_extensions`` in
+``_config.yml``). Five small jobs, none of which needs the network:
 
-Four small jobs, none of which needs the network:
-
-1. **Local footnotes.** NumPy-style docstrings number their references ``[1]_``
-   and ``.. [1]``. The API page holds every function, so the labels would clash
-   (docutils: "Duplicate explicit target name"). Each docstring's labels are made
-   unique by turning them into auto-numbered footnotes named after the object.
+1. **Local references in docstrings.** NumPy-style docstrings number their
+   references ``[1]_`` and ``.. [1]``. The API page holds every function, so the
+   footnote labels would clash ("Duplicate explicit target name: 1"), and MyST
+   does not resolve reST footnotes inside ``eval-rst`` anyway. Each docstring's
+   ``[1]`` becomes a same-page link to a paragraph with an id named after the
+   function, so every function keeps its own [1].
 2. **Offline external references.** Intersphinx cannot download the NumPy,
    SciPy or Python inventories at build time, so the few such names that appear
    in docstrings and type hints (``numpy.ndarray``, ``numpy.typing.ArrayLike``,
@@ -16,14 +17,23 @@ Four small jobs, none of which needs the network:
    book; a missing one is a warning, which fails the ``-W`` build.
 4. **No dormant Thebe.** With Thebe disabled, sphinx-thebe's scripts (which name
    a CDN) are not added to the pages.
+5. **Author-year bibliography.** Citations read "Lin et al., 2017"
+   (``bibtex_reference_style = author_year``); the pybtex style ``lossbook``
+   labels and sorts the bibliography the same way, instead of "[LGG+17]".
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from docutils import nodes
+from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
+from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+from pybtex.style.labels import BaseLabelStyle
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
@@ -162,6 +172,48 @@ def drop_disabled_thebe(app: Sphinx, config: Any) -> None:
     app.registry.css_files = [
         entry for entry in app.registry.css_files if entry[0] != "sphinx-thebe.css"
     ]
+
+
+class AuthorYearLabelStyle(BaseLabelStyle):
+    """Labels like the author_year citations: "Shannon, 1948", "Cover and Thomas,
+    2006", "Lin et al., 2017"; a letter is appended when two would coincide."""
+
+    def format_labels(self, sorted_entries: Any) -> Iterator[str]:
+        labels = [self.format_label(entry) for entry in sorted_entries]
+        counts, seen = Counter(labels), Counter[str]()
+        for label in labels:
+            if counts[label] > 1:
+                seen[label] += 1
+                label += "abcdefghijklmnopqrstuvwxyz"[seen[label] - 1]
+            yield label
+
+    @staticmethod
+    def format_label(entry: Any) -> str:
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [
+            Text.from_latex(" ".join(person.prelast_names + person.last_names)).render_as("text")
+            for person in people
+        ]
+        if not names:
+            names = [entry.fields.get("organization", entry.key)]
+        if len(names) == 1:
+            who = names[0]
+        elif len(names) == 2:
+            who = f"{names[0]} and {names[1]}"
+        else:
+            who = f"{names[0]} et al."
+        return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+
+class AuthorYearStyle(UnsrtStyle):
+    """pybtex's unsrt entries, labelled author-year and sorted by author, year, title."""
+
+    default_label_style = "lossbook_author_year"
+    default_sorting_style = "author_year_title"
+
+
+register_plugin("pybtex.style.labels", "lossbook_author_year", AuthorYearLabelStyle)
+register_plugin("pybtex.style.formatting", "lossbook", AuthorYearStyle)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from lossbook.losses import (
     check_logits,
     finish,
     grad_scale,
+    overflow_is_inf,
     reduce_loss,
     sigmoid_parts,
     softmax_stats,
@@ -117,6 +118,7 @@ def sigmoid_focal_loss(
     ).value
 
 
+@overflow_is_inf
 def _sigmoid_focal_loss(
     logits: ArrayLike,
     target: ArrayLike,
@@ -250,6 +252,7 @@ def softmax_focal_loss(
     ).value
 
 
+@overflow_is_inf
 def _softmax_focal_loss(
     logits: ArrayLike,
     target: ArrayLike,
@@ -288,9 +291,11 @@ def _softmax_focal_loss(
     # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
     log_over_q = np.divide(log_pt, q, out=np.full(len(y1), -1.0), where=q > 0)
     p_t = stats.p[rows, y1]
-    d = row_weight * (1.0 - g * p_t * log_over_q) * grad_scale(reduction, count)
+    # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
+    focus = np.multiply(p_t, log_over_q, out=np.zeros(len(y1)), where=p_t > 0)
+    d = row_weight * (1.0 - g * focus) * grad_scale(reduction, count)
     grad = stats.p * d[:, None]
-    grad[rows, y1] = -(d * q)
+    grad[rows, y1] = 0.0 - d * q
     return ValueAndGrad(value, finish(grad.reshape(z.shape), z.dtype))
 
 

@@ -298,6 +298,20 @@ def test_focal_gradient_where_one_minus_pt_underflows() -> None:
         assert np.all(g == 0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_focal_at_the_ends_of_the_float_range(dtype: type) -> None:
+    """Logits of +-finfo.max: no warning, no NaN; an overflowing loss is inf."""
+    big = float(np.finfo(dtype).max)
+    z = np.array([[big, -big, 0.0], [big, -big, 0.0]], dtype=dtype)
+    for gamma in [0.0, 0.5, 2.0]:
+        value, grad = vg_softmax(z, np.array([1, 0]), gamma=gamma, reduction="none")
+        assert value[0] == np.inf and value[1] == 0.0
+        assert np.all(np.isfinite(grad))
+        np.testing.assert_array_equal(grad[1], 0.0)
+        value, grad = vg_sigmoid(z.ravel(), np.array([1.0, 0.0, 0.5, 0.0, 1.0, 1.0]), gamma=gamma)
+        assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+
+
 # --- dtypes, validation, mutation ------------------------------------------------------
 
 

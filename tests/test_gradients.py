@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from lossbook import gradients
@@ -243,3 +246,38 @@ def test_numerical_gradient_validation(
 ) -> None:
     with pytest.raises(error, match=match):
         lb.numerical_gradient(f, x, **kwargs)
+
+
+# --- any finite input ---------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    logits=hnp.arrays(
+        st.sampled_from([np.float16, np.float32, np.float64]),
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=5),
+        elements={"allow_nan": False, "allow_infinity": False},
+    ),
+    data=st.data(),
+)
+def test_any_finite_logits_give_no_nan_and_finite_gradients(
+    logits: np.ndarray, data: st.DataObject
+) -> None:
+    """Full float range, every loss: no warning (they are errors here), no NaN."""
+    n, c = logits.shape
+    y = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    probs = np.asarray(data.draw(hnp.arrays(np.float64, (n, c), elements=st.floats(0, 1))))
+    gamma = data.draw(st.sampled_from([0.0, 0.5, 2.0]))
+    calls = [
+        (lb.softmax_cross_entropy, y, {"label_smoothing": data.draw(st.sampled_from([0.0, 0.2]))}),
+        (lb.softmax_cross_entropy, probs, {}),
+        (lb.binary_cross_entropy_with_logits, probs, {"pos_weight": 3.0}),
+        (lb.sigmoid_focal_loss, probs, {"gamma": gamma}),
+        (lb.softmax_focal_loss, y, {"gamma": gamma, "alpha": 0.25}),
+    ]
+    for loss, target, kwargs in calls:
+        for reduction in REDUCTIONS:
+            value, grad = lb.value_and_grad(loss)(logits, target, reduction=reduction, **kwargs)
+            assert not np.isnan(value).any() and np.all(np.asarray(value) >= 0), loss.__name__
+            assert np.all(np.isfinite(grad)), loss.__name__
+            assert grad.dtype == logits.dtype

@@ -380,6 +380,39 @@ def test_bce_every_finite_logit_is_fine() -> None:
     assert ones[0] == big
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}, {"probabilities": True}])
+def test_softmax_ce_at_the_ends_of_the_float_range(dtype: type, options: dict) -> None:
+    """Logits of +-finfo.max: z - max overflows, and inf is then the right answer."""
+    big = float(np.finfo(dtype).max)
+    z = np.array([[big, -big, 0.0], [big, -big, 0.0], [-big, -big, big]], dtype=dtype)
+    y = np.array([0, 1, 1])
+    target = np.eye(3)[y] if options.get("probabilities") else y
+    smoothing = options.get("label_smoothing", 0.0)
+    value, grad = vg_ce(z, target, label_smoothing=smoothing, reduction="none")
+    assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+    assert value[1] == np.inf and value[2] == np.inf
+    if smoothing:
+        assert value[0] > 0  # 0.1 * finfo.max in truth; inf in float64 (see the module notes)
+    else:
+        assert value[0] == 0.0
+        np.testing.assert_array_equal(grad[0], 0.0)
+        np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
+    assert grad[2, 1] < 0 and grad[2, 2] > 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bce_at_the_ends_of_the_float_range(dtype: type) -> None:
+    big = float(np.finfo(dtype).max)
+    z = np.array([-big, big, big, -big], dtype=dtype)
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    value, grad = vg_bce(z, y, pos_weight=np.array(2.0), weight=np.array(3.0), reduction="none")
+    np.testing.assert_array_equal(value, [np.inf, np.inf, 0.0, 0.0])
+    np.testing.assert_array_equal(grad, [-6.0, 3.0, 0.0, 0.0])
+    mean = lb.binary_cross_entropy_with_logits(z, y)  # finfo.max / 2 in truth
+    assert mean == big / 2 if dtype != np.float64 else mean in (big / 2, np.inf)
+
+
 # --- oracle at extreme logits ------------------------------------------------------
 
 

@@ -5,8 +5,9 @@ headless Chromium (Debian's ``chromium`` package, driven by Playwright). Each
 page must:
 
 * typeset its mathematics: MathJax has run, every ``.math`` element holds an
-  ``mjx-container``, there is no TeX error (``mjx-merror``), and no raw ``\\(``,
-  ``\\[``, ``$$`` or ``$...$`` TeX is left in the visible text outside code;
+  ``mjx-container``, there is no TeX error (``mjx-merror``) or undefined macro,
+  and no raw ``\\(``, ``\\[``, ``$$`` or ``$...$`` TeX is left in the visible
+  text outside code;
 * load every image (``complete`` and ``naturalWidth > 0``);
 * log no console error and raise no JavaScript error;
 * request nothing from any host other than 127.0.0.1/localhost (such requests
@@ -53,10 +54,10 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # Generated index pages: long lists of links to pages that are checked anyway.
 SKIPPED_PAGES = {"genindex.html"}
 TIMEOUT_MS = 60_000
-HOW_TO_RUN = (
-    "install Debian's Chromium (`apt-get install chromium`), then run `python3 tasks.py test`, "
-    "which builds the book into _build/html and runs this test"
+INSTALL_CHROMIUM = (
+    "install Debian's Chromium (`apt-get install chromium`), then run `python3 tasks.py test`"
 )
+BUILD_BOOK = "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
 
 
 def find_chromium() -> str | None:
@@ -66,9 +67,9 @@ def find_chromium() -> str | None:
     return None
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str, remedy: str) -> None:
     """Skip the browser test, or fail it in CI, where it must run."""
-    message = f"{reason}: {HOW_TO_RUN}"
+    message = f"{reason}: {remedy}"
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and the browser test cannot run. {message}", pytrace=False)
     pytest.skip(message)
@@ -117,7 +118,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
     if not PAGES:
-        unavailable(f"the built book {SITE} is missing")
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
     handler = functools.partial(_QuietHandler, directory=str(SITE))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -135,11 +136,11 @@ def browser_context() -> Iterator[Any]:
     """One headless Chromium for the session, with a fresh profile."""
     chromium = find_chromium()
     if chromium is None:
-        unavailable("Chromium is not installed")
+        unavailable("Chromium is not installed", INSTALL_CHROMIUM)
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the playwright package is not installed (pip install -r requirements.txt)")
+        unavailable("the playwright package is not installed", "run `python3 tasks.py test`, which installs requirements.txt")
     with tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
@@ -195,8 +196,12 @@ async (timeoutMs) => {
     untypeset: mathNodes.filter((el) => !el.querySelector("mjx-container"))
       .map((el) => el.textContent.trim().slice(0, 120)),
     containers: document.querySelectorAll("mjx-container").length,
+    // TeX errors, and undefined macros (which MathJax shows as red "\name" text).
     texErrors: [...document.querySelectorAll("mjx-merror")]
-      .map((el) => (el.getAttribute("data-mjx-error") || el.textContent).slice(0, 120)),
+      .map((el) => (el.getAttribute("data-mjx-error") || el.textContent).slice(0, 120))
+      .concat([...document.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]')]
+        .map((el) => el.textContent).filter((text) => text.startsWith("\\"))
+        .map((text) => `undefined macro ${text}`)),
     rawTex,
     images: images.length,
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
@@ -298,7 +303,7 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
 def test_site_has_every_page_of_the_toc() -> None:
     """The pages of _toc.yml were all built (so the loop above saw the whole book)."""
     if not PAGES:
-        unavailable(f"the built book {SITE} is missing")
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
     import yaml
 
     def files(node: Any) -> Iterator[str]:
