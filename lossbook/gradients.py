@@ -162,10 +162,11 @@ def value_and_grad(loss: Callable[..., Any]) -> Callable[..., tuple[Any, FloatAr
     -----
     The name and the ``(value, grad)`` convention are those of
     ``jax.value_and_grad`` [1]_. The softmax (or sigmoid) is computed once
-    and serves both the value and the gradient. For :func:`softmax_cross_entropy` with class-index targets
-    and no label smoothing, rows are processed in cache-sized blocks written
-    straight into the gradient buffer, so the whole call costs about as much
-    as two or three passes of ``np.exp`` over the logits.
+    and serves both the value and the gradient. For
+    :func:`softmax_cross_entropy` with class-index targets and no label
+    smoothing, rows are processed in cache-sized blocks written straight into
+    the gradient buffer, so the whole call costs about as much as two or
+    three passes of ``np.exp`` over the logits.
 
     References
     ----------

@@ -7,10 +7,11 @@ cross-entropies at gamma = 0.
 
 Error bounds at extreme logits (+-1e4 float64, +-80 float32, +-10 float16), in
 ULPs of the result's dtype at the exact value (subnormal spacing below the
-normal range): float16 1, float32 4, float64 8. Measured maxima 2026-11:
-float16 0.50, float32 0.50 (both computed in float64 and rounded once),
-float64 4.5 (sigmoid focal) and 3.6 (softmax focal): the product of
-(1 - p_t)^gamma, alpha_t and the cross-entropy collects a few roundings.
+normal range): float16 and float32 1 (computed in float64 and rounded once;
+measured 0.50), float64 8 (measured 3.2 for the sigmoid focal loss and 4.5
+for the softmax one: (1 - p_t)^gamma, alpha_t and the cross-entropy each bring
+a rounding or two). Measured 2026-11 with NumPy 2.4; the bounds leave a factor
+of about two.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests import oracle
 
 mp = oracle.mp
 DTYPES = [np.float16, np.float32, np.float64]
-MAX_ULP = {np.float16: 1, np.float32: 4, np.float64: 8}
+MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 8}
 EXTREME = {np.float16: 10.0, np.float32: 80.0, np.float64: 1e4}
 REDUCTIONS = ["mean", "sum", "none"]
 vg_sigmoid = lb.value_and_grad(lb.sigmoid_focal_loss)
@@ -161,7 +162,9 @@ def test_softmax_focal_matches_reference(
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("ignore_index", [None, 1])
-def test_softmax_focal_gamma_zero_is_cross_entropy(reduction: str, ignore_index: int | None) -> None:
+def test_softmax_focal_gamma_zero_is_cross_entropy(
+    reduction: str, ignore_index: int | None
+) -> None:
     rng = np.random.default_rng(4)
     z = rng.normal(0, 5, (8, 4))
     y = rng.integers(0, 4, 8)
@@ -292,7 +295,8 @@ def test_softmax_focal_gradient_is_finite_for_small_gamma(gamma: float) -> None:
 def test_focal_gradient_where_one_minus_pt_underflows() -> None:
     """1 - p_t == 0 in float64: the gradient is 0, not 0 * inf = NaN."""
     for gamma in [0.0, 0.5, 2.0]:
-        g = lb.grad(lb.sigmoid_focal_loss)(np.array([1e4, -1e4]), np.array([1.0, 0.0]), gamma=gamma)
+        z, y = np.array([1e4, -1e4]), np.array([1.0, 0.0])
+        g = lb.grad(lb.sigmoid_focal_loss)(z, y, gamma=gamma)
         assert np.all(g == 0)
         g = lb.grad(lb.softmax_focal_loss)(np.array([[1e4, 0.0]]), np.array([0]), gamma=gamma)
         assert np.all(g == 0)
@@ -377,12 +381,12 @@ def test_sigmoid_focal_validation(kwargs: dict, error: type, match: str) -> None
         ({"reduction": "Mean"}, ValueError, "reduction"),
         ({"ignore_index": 0.5}, TypeError, "ignore_index"),
         ({"target": np.array([0, 3])}, ValueError, "target has class index 3"),
-        ({"target": np.array([0.5, 1.0])}, ValueError, "target holds class indices, but has non-integer"),
+        ({"target": np.array([0.5, 1.0])}, ValueError, "target holds class indices, but has non-"),
         ({"target": np.array([np.nan, 1.0])}, ValueError, "target contains NaN"),
         ({"target": np.array([True, False])}, TypeError, "target"),
         ({"target": np.array([[0, 1, 2], [0, 1, 2]])}, ValueError, "target holds class indices"),
         ({"logits": np.array([[0.0, np.nan, 0], [0, 0, 0]])}, ValueError, "logits contains NaN"),
-        ({"logits": np.array([[0.0, -np.inf, 0], [0, 0, 0]])}, ValueError, "logits contains an inf"),
+        ({"logits": np.array([[0.0, -np.inf, 0], [0, 0, 0]])}, ValueError, "logits contains an"),
         ({"logits": np.float64(2.0), "target": 0}, ValueError, "logits must have"),
     ],
 )

@@ -40,7 +40,9 @@ def logits_for(kind: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
     return z
 
 
-def check_gradient(loss: Callable[..., Any], logits: np.ndarray, target: Any, **kwargs: Any) -> None:
+def check_gradient(
+    loss: Callable[..., Any], logits: np.ndarray, target: Any, **kwargs: Any
+) -> None:
     def scalar(z: np.ndarray) -> float:
         return float(np.sum(loss(z, target, **kwargs)))
 
@@ -170,7 +172,9 @@ def test_wrappers_keep_the_signature(loss: Callable[..., Any]) -> None:
     ("function", "name"),
     [(lb.softmax, "softmax"), (lambda z: z, "lambda"), (np.sum, "sum"), (3, "3")],
 )
-def test_wrappers_reject_other_functions(wrapper: Callable[..., Any], function: Any, name: str) -> None:
+def test_wrappers_reject_other_functions(
+    wrapper: Callable[..., Any], function: Any, name: str
+) -> None:
     with pytest.raises(TypeError, match=name):
         wrapper(function)
 

@@ -7,14 +7,19 @@ mpmath oracle written without cancellation (``-log p_y`` as
 
 Error bounds, in ULPs of the result's dtype at the exact value (subnormal
 spacing below the normal range), asserted on logits up to +-1e4 (float64),
-+-80 (float32) and +-10 (float16):
++-80 (float32) and +-10 (float16), including losses as small as exp(-40):
 
-* float16: 1 ULP -- computed in float32 and rounded once (measured 0.50).
-* float32: 4 ULP -- the fused kernel of softmax_cross_entropy works in float32
-  (measured 2.07); the other paths compute in float64 (measured 0.50).
-* float64: 8 ULP -- measured 1.9 (softmax cross-entropy) and 1.0 (binary).
+* ``MAX_ULP_FUSED`` -- softmax_cross_entropy with index targets and no label
+  smoothing, whose fused kernel works in float32 for float16 and float32
+  input: float16 1 (rounded once from float32; measured 0.50), float32 6
+  (measured 3.1: each float32 ``exp`` contributes up to about one ulp to
+  ``rest / e_y``), float64 4 (measured 1.4).
+* ``MAX_ULP`` -- every other path, computed in float64 and rounded once:
+  float16 and float32 1 (measured 0.50), float64 6 (measured 2.5 with label
+  smoothing or probability targets, 1.1 for the binary loss).
 
-Measured 2026-11 on the inputs below; the bounds leave a factor of about two.
+Measured 2026-11 on these inputs with NumPy 2.4 (AVX-512 exp); the bounds
+leave a factor of about two for other CPUs' exp and log.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ import lossbook.losses as losses_module
 from tests import oracle
 
 DTYPES = [np.float16, np.float32, np.float64]
-MAX_ULP = {np.float16: 1, np.float32: 4, np.float64: 8}
+MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 6}
+MAX_ULP_FUSED = {np.float16: 1, np.float32: 6, np.float64: 4}
 EXTREME = {np.float16: 10.0, np.float32: 80.0, np.float64: 1e4}
 REDUCTIONS = ["mean", "sum", "none"]
 vg_ce = lb.value_and_grad(lb.softmax_cross_entropy)
@@ -259,7 +265,7 @@ def test_tiny_loss_keeps_relative_accuracy() -> None:
         z = np.array([[gap, 0.0]], dtype=dtype)
         got = lb.softmax_cross_entropy(z, np.array([0]), reduction="sum")
         expected = oracle.mp.log1p(oracle.mp.exp(-oracle.mpf(z[0, 0])))
-        assert oracle.ulp_error(got, expected, dtype) <= MAX_ULP[dtype]
+        assert oracle.ulp_error(got, expected, dtype) <= MAX_ULP_FUSED[dtype]
         assert got > 0
 
 
@@ -426,7 +432,7 @@ def test_softmax_ce_index_targets_oracle(
     got = lb.softmax_cross_entropy(z, y, reduction="none")
     assert got.dtype == dtype
     errors = [oracle.ulp_error(g, mp_nll(row, t), dtype) for g, row, t in zip(got, z, y)]
-    assert max(errors) <= MAX_ULP[dtype], (max(errors), z[int(np.argmax(errors))])
+    assert max(errors) <= MAX_ULP_FUSED[dtype], (max(errors), z[int(np.argmax(errors))])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -504,7 +510,8 @@ def test_softmax_ce_gradient_rows_sum_to_zero(logits: np.ndarray, data: st.DataO
 def test_bce_is_nonnegative(logits: np.ndarray, data: st.DataObject) -> None:
     y = np.asarray(data.draw(hnp.arrays(np.float64, logits.shape, elements=st.floats(0, 1))))
     pw = data.draw(st.floats(0, 10))
-    assert np.all(lb.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none") >= 0)
+    loss = lb.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
+    assert np.all(loss >= 0)
 
 
 # --- dtypes and shapes ---------------------------------------------------------------
@@ -578,8 +585,8 @@ Y = np.array([0, 1])
         ({"weight": np.array([1.0, np.inf, 1.0])}, ValueError, "weight contains an infinite"),
         ({"weight": np.array([1j, 1, 1])}, TypeError, "weight"),
         ({"logits": np.array([[0.0, np.nan, 1.0], [0, 0, 0]])}, ValueError, "logits contains NaN"),
-        ({"logits": np.array([[0.0, np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an inf"),
-        ({"logits": np.array([[0.0, -np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an inf"),
+        ({"logits": np.array([[0.0, np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an"),
+        ({"logits": np.array([[0.0, -np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an"),
         ({"logits": np.zeros((2, 0)), "target": np.array([0, 0])}, ValueError, "logits is empty"),
         ({"logits": np.float64(1.0), "target": np.array(0)}, ValueError, "logits must have"),
         ({"logits": np.array([[1j, 0, 0]]), "target": np.array([0])}, TypeError, "logits"),
