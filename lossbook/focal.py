@@ -27,6 +27,7 @@ from lossbook.losses import (
     check_logits,
     finish,
     grad_scale,
+    weighted,
     overflow_is_inf,
     reduce_loss,
     sigmoid_parts,
@@ -283,7 +284,7 @@ def _softmax_focal_loss(
     if valid is not None:
         row_weight *= valid.reshape(-1)
     count = float(len(y1)) if valid is None else float(np.count_nonzero(valid))
-    loss = row_weight * -log_pt
+    loss = weighted(row_weight, -log_pt)
     value = finish(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
     if not need_grad:
         return ValueAndGrad(value, None)

@@ -102,6 +102,12 @@ def finish(result: Any, dtype: np.dtype[Any]) -> Any:
     return result[()] if result.ndim == 0 else result
 
 
+def weighted(weight: F64, loss: F64) -> F64:
+    """``weight * loss``, with 0 wherever the weight is 0 -- even where the loss is inf."""
+    out = np.zeros(np.broadcast_shapes(weight.shape, loss.shape))
+    return np.multiply(weight, loss, out=out, where=weight != 0)
+
+
 def reduce_loss(per_item: F64, reduction: str, count: float) -> Any:
     """'none' -> `per_item`; 'sum' -> its sum; 'mean' -> sum / `count` (0.0 if count is 0)."""
     if reduction == "none":
@@ -424,7 +430,7 @@ def _index_ce_fused(
         out = np.empty(z.shape, z.dtype)
     loss = _fused_rows(z2, y1, scale, None if out is None else out.reshape(-1, n_classes))
     if row_w is not None:
-        loss *= row_w
+        loss = weighted(row_w, loss)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
     return ValueAndGrad(finish(value, z.dtype), out)
 
@@ -729,7 +735,7 @@ def _binary_cross_entropy_with_logits(
     positive = y if pw is None else pw * y
     loss = -(positive * log_pos) - (1.0 - y) * log_neg
     if w is not None:
-        loss *= w
+        loss = weighted(w, loss)
     count = float(z.size)
     value = finish(reduce_loss(loss, reduction, count), z.dtype)
     if not need_grad:

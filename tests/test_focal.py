@@ -314,6 +314,10 @@ def test_focal_at_the_ends_of_the_float_range(dtype: type) -> None:
         np.testing.assert_array_equal(grad[1], 0.0)
         value, grad = vg_sigmoid(z.ravel(), np.array([1.0, 0.0, 0.5, 0.0, 1.0, 1.0]), gamma=gamma)
         assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+        # ignored, or weighted 0 by alpha: 0, not 0 * inf
+        for kwargs in [{"ignore_index": 1}, {"alpha": np.array([1.0, 0.0, 1.0])}]:
+            value, grad = vg_softmax(z, np.array([1, 0]), gamma=gamma, reduction="none", **kwargs)
+            assert value[0] == 0 and np.all(grad[0] == 0) and np.all(np.isfinite(grad))
 
 
 # --- dtypes, validation, mutation ------------------------------------------------------

@@ -272,12 +272,17 @@ def test_any_finite_logits_give_no_nan_and_finite_gradients(
     y = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
     probs = np.asarray(data.draw(hnp.arrays(np.float64, (n, c), elements=st.floats(0, 1))))
     gamma = data.draw(st.sampled_from([0.0, 0.5, 2.0]))
+    zero_first = np.r_[0.0, np.ones(c - 1)]  # class 0 weighted 0, and ignored below
+    smoothing = data.draw(st.sampled_from([0.0, 0.2]))
     calls = [
-        (lb.softmax_cross_entropy, y, {"label_smoothing": data.draw(st.sampled_from([0.0, 0.2]))}),
-        (lb.softmax_cross_entropy, probs, {}),
-        (lb.binary_cross_entropy_with_logits, probs, {"pos_weight": 3.0}),
+        (lb.softmax_cross_entropy, y, {"label_smoothing": smoothing}),
+        (lb.softmax_cross_entropy, y, {"label_smoothing": smoothing, "weight": zero_first}),
+        (lb.softmax_cross_entropy, y, {"label_smoothing": smoothing, "ignore_index": 0}),
+        (lb.softmax_cross_entropy, probs, {"weight": zero_first}),
+        (lb.binary_cross_entropy_with_logits, probs, {"pos_weight": 3.0, "weight": zero_first}),
         (lb.sigmoid_focal_loss, probs, {"gamma": gamma}),
         (lb.softmax_focal_loss, y, {"gamma": gamma, "alpha": 0.25}),
+        (lb.softmax_focal_loss, y, {"gamma": gamma, "alpha": zero_first, "ignore_index": 1}),
     ]
     for loss, target, kwargs in calls:
         for reduction in REDUCTIONS:

@@ -408,6 +408,23 @@ def test_softmax_ce_at_the_ends_of_the_float_range(dtype: type, options: dict) -
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_ignored_or_zero_weight_entries_stay_zero_at_the_ends_of_the_range(dtype: type) -> None:
+    """An ignored row whose placeholder loss would be inf contributes 0, not 0 * inf."""
+    big = float(np.finfo(dtype).max)
+    z = np.array([[-big, big, 0.0], [1.0, 2.0, 3.0]], dtype=dtype)
+    for kwargs in [
+        {"target": np.array([-1, 0]), "ignore_index": -1},
+        {"target": np.array([0, 0]), "weight": np.array([0.0, 1.0, 1.0])},
+        {"target": np.array([-1, 0]), "ignore_index": -1, "label_smoothing": 0.1},
+    ]:
+        value, grad = vg_ce(z, reduction="none", **kwargs)
+        assert value[0] == 0 and np.all(grad[0] == 0)
+        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+    value, grad = vg_bce(z, np.ones(z.shape), weight=np.array([0.0, 1.0, 1.0]), pos_weight=2.0)
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_at_the_ends_of_the_float_range(dtype: type) -> None:
     big = float(np.finfo(dtype).max)
     z = np.array([-big, big, big, -big], dtype=dtype)
