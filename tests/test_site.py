@@ -320,3 +320,24 @@ def test_site_has_every_page_of_the_toc() -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     missing = [name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES]
     assert missing == [], f"pages in _toc.yml but not in {SITE}: {missing}"
+
+
+def test_every_chapter_page_shows_its_figures() -> None:
+    """Each chapter's figures reached the page (an Agg backend in the build kernel
+    would silently drop every one of them, and the image check above would see none)."""
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    import json
+
+    for notebook in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        figures = sum(
+            "image/png" in output.get("data", {})
+            for cell in cells
+            if cell["cell_type"] == "code"
+            for output in cell.get("outputs", [])
+        )
+        page = (SITE / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        shown = len(set(re.findall(r'<img[^>]+src="[^"]*_images/([0-9a-f]+\.png)"', page)))
+        assert figures > 0, f"{notebook.name} has no figure output committed"
+        assert shown >= figures, f"{notebook.name}: {figures} figures committed, {shown} on the page"
