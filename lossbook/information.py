@@ -54,9 +54,10 @@ def information(p: ArrayLike, base: float | None = None) -> FloatArray:
 
     Notes
     -----
-    Shannon [1]_ showed that -log p is, up to the choice of unit, the only
-    continuous measure that is decreasing in p, zero for a certain event and
-    additive over independent events. Halving a probability adds one bit.
+    Up to the choice of unit, -log p is the only differentiable function of
+    p that is strictly decreasing, zero for a certain event and additive over
+    independent events; Shannon's entropy [1]_ is its expected value (the
+    book's first chapter derives this). Halving a probability adds one bit.
 
     References
     ----------

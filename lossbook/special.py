@@ -425,6 +425,12 @@ def log_sigmoid(z: ArrayLike) -> FloatArray:
 
 
 def _finish(result: Any, dtype: np.dtype[Any]) -> Any:
-    """Cast back to the caller's dtype; 0-d results become NumPy scalars."""
-    result = np.asarray(result).astype(dtype, copy=False)
+    """Cast back to the caller's dtype; 0-d results become NumPy scalars.
+
+    A float16 result computed in float32 can lie beyond float16's range
+    (``log_softmax`` of ``[-65504, 65504]`` is -131008); inf is then the
+    correctly rounded value, so the cast's overflow warning is silenced.
+    """
+    with np.errstate(over="ignore"):
+        result = np.asarray(result).astype(dtype, copy=False)
     return result[()] if result.ndim == 0 else result

@@ -111,6 +111,9 @@ def test_no_overflow_at_the_extremes_of_each_dtype(dtype: type) -> None:
     assert np.all(np.isfinite(lb.sigmoid(z))) and np.all(~np.isnan(lb.log_sigmoid(z)))
     assert np.isfinite(lb.logsumexp(z[1]))
     np.testing.assert_array_equal(lb.softmax(z[0]), np.array([1, 0, 0], dtype=dtype))
+    # log_softmax of -max is -2 * max, beyond the range: -inf, and no overflow warning
+    # (float16 is computed in float32, where -131008 is finite, and overflows in the cast).
+    np.testing.assert_array_equal(lb.log_softmax(z[0]), np.array([0, -np.inf, -info.max], dtype=dtype))
 
 
 def test_infinities_follow_scipy() -> None:
