@@ -230,8 +230,8 @@ def softmax_focal_loss(
     References
     ----------
     .. [1] T.-Y. Lin, P. Goyal, R. Girshick, K. He and P. Dollár, "Focal Loss
-       for Dense Object Detection", ICCV 2017 (eq. 5 and its multi-class
-       extension in section 3.2).
+       for Dense Object Detection", ICCV 2017: eq. (5), and footnote 1 of
+       section 3 on extending it to the multi-class case.
 
     Examples
     --------

@@ -18,7 +18,8 @@ the float range is inf. For float64 logits within a small factor of
 division) can overflow although a weight below 1 or the mean would bring the
 result back into range; the result is then inf instead of a number near
 ``finfo.max``. (float16 and float32 inputs are reduced in float64 and are not
-affected.)
+affected.) Class weights beyond ``2**512`` or below ``2**-512``, whose sums
+could overflow, are first scaled by a power of two, which is exact.
 
 Each loss has a private ``_name(..., need_grad)`` kernel returning the value
 and the analytic gradient from one pass; :mod:`lossbook.gradients` exposes
@@ -123,6 +124,19 @@ def grad_scale(reduction: str, count: float) -> float:
     if reduction == "mean":
         return 1.0 / count if count > 0 else 0.0
     return 1.0
+
+
+def unit_scaled(w: F64) -> tuple[F64, int]:
+    """``(w / 2**e, e)``: brings ``max(w)`` into [0.5, 1) if it is not in [2**-512, 2**512).
+
+    Only weights that far out let a sum of them (``sum(w[y])``, ``sum(t * w)``)
+    overflow to inf, or ``1 / sum(w[y])`` overflow; inf then turns ``inf / inf``
+    or ``0 * inf`` into NaN. Scaling by a power of two is exact short of
+    subnormal results, so a loss computed with the scaled weights is ``2**-e``
+    times the true one, and other weights are left alone to the bit.
+    """
+    e = math.frexp(float(np.max(w)))[1]  # max(w) in [2**(e-1), 2**e)
+    return (w, 0) if -512 < e <= 512 else (np.ldexp(w, -e), e)
 
 
 def sigmoid_parts(z: F64) -> tuple[F64, F64, F64, F64]:
@@ -245,7 +259,9 @@ def softmax_cross_entropy(
         With index targets, entries equal to it contribute 0 to the loss and
         to its gradient and are left out of the mean's denominator. May lie
         inside ``[0, C)``. Not allowed with probability targets (PyTorch does
-        not support it there either).
+        not support it there either). The default, None, ignores nothing:
+        unlike PyTorch, whose default is -100, a target of -100 is then an
+        out-of-range class index and raises ``ValueError``.
     label_smoothing : float, optional
         :math:`\varepsilon \in [0, 1]`: the target is mixed with the uniform
         distribution, :math:`(1 - \varepsilon) t + \varepsilon / C` [2]_.
@@ -316,16 +332,16 @@ def softmax_cross_entropy(
     >>> logits = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     >>> softmax_cross_entropy(logits, np.array([0, 2]), reduction="none")
     array([0.16984602, 1.09861229])
-    >>> float(softmax_cross_entropy(logits, np.array([0, 2])))
-    0.6342291541121977
+    >>> round(float(softmax_cross_entropy(logits, np.array([0, 2]))), 12)
+    0.634229154112
 
     Probability targets, and label smoothing on index targets:
 
     >>> t = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    >>> float(softmax_cross_entropy(logits, t))
-    0.6342291541121977
-    >>> float(softmax_cross_entropy(logits, np.array([0, 2]), label_smoothing=0.1))
-    0.7175624874455311
+    >>> round(float(softmax_cross_entropy(logits, t)), 12)
+    0.634229154112
+    >>> round(float(softmax_cross_entropy(logits, np.array([0, 2]), label_smoothing=0.1)), 12)
+    0.717562487446
 
     A logit gap of 200 gives a loss of ``exp(-200)``, not 0:
 
@@ -362,12 +378,15 @@ def _softmax_cross_entropy(
     t = _as_target(target)
     if np.issubdtype(t.dtype, np.integer):
         y, valid = v.check_class_indices(t, z.shape[:-1], n_classes, ignore)
+        if w is not None and reduction == "mean":
+            # The weighted mean sum(w_y l) / sum(w_y) does not change when w is scaled.
+            w = unit_scaled(w)[0]
         if smoothing == 0.0:
             return _index_ce_fused(z, y, valid, w, reduction, need_grad)
         return _index_ce_smoothed(z, y, valid, w, smoothing, reduction, need_grad)
     if t.shape != z.shape:
         raise ValueError(
-            f"target is floating point, so it holds class probabilities and must have "
+            f"target is not an integer array, so it holds class probabilities and must have "
             f"the shape of logits {z.shape}; got {t.shape} (pass an integer array for "
             "class indices)"
         )
@@ -427,6 +446,12 @@ def _index_ce_fused(
     if need_grad:
         factor = grad_scale(reduction, count)
         scale = np.full(len(y1), factor) if row_w is None else row_w * factor
+        if scale.size and scale.max() > np.finfo(v.compute_dtype(z.dtype)).max * _MIN_TOTAL:
+            # scale / total (total >= _MIN_TOTAL) would overflow the compute dtype, and
+            # 0 * inf give NaN: the gradient for weights that large comes from the
+            # float64 path; the value from this one, so that it is the loss's to the bit.
+            grad = _index_ce_smoothed(z, y, valid, w, 0.0, reduction, need_grad).grad
+            return _index_ce_fused(z, y, valid, w, reduction, False)._replace(grad=grad)
         out = np.empty(z.shape, z.dtype)
     loss = _fused_rows(z2, y1, scale, None if out is None else out.reshape(-1, n_classes))
     if row_w is not None:
@@ -609,19 +634,33 @@ def _probability_ce(
     target = t.reshape(-1, n_classes).astype(np.float64)
     if smoothing:
         target = target * (1.0 - smoothing) + smoothing / n_classes
+    exponent = 0
     if w is not None:
+        # sum_c t_c w_c overflows for weights near finfo.max / C; the loss and its
+        # gradient are linear in w, so use w / 2**e and multiply by 2**e at the end.
+        w, exponent = unit_scaled(w)
         target = target * w
-    return _dense_result(z, z2, target, float(z2.shape[0]), reduction, need_grad)
+    return _dense_result(z, z2, target, float(z2.shape[0]), reduction, need_grad, exponent)
 
 
 def _dense_result(
-    z: FloatArray, z2: F64, target: F64, count: float, reduction: str, need_grad: bool
+    z: FloatArray,
+    z2: F64,
+    target: F64,
+    count: float,
+    reduction: str,
+    need_grad: bool,
+    exponent: int = 0,
 ) -> ValueAndGrad:
+    """Reduce `dense_ce`; value and gradient are multiplied by ``2**exponent``."""
     loss, grad = dense_ce(softmax_stats(z2), target, need_grad)
-    value = finish(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
+    value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
+    value = finish(np.ldexp(value, exponent) if exponent else value, z.dtype)
     if grad is None:
         return ValueAndGrad(value, None)
     grad *= grad_scale(reduction, count)
+    if exponent:
+        grad = np.ldexp(grad, exponent)
     return ValueAndGrad(value, finish(grad.reshape(z.shape), z.dtype))
 
 

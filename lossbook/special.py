@@ -305,7 +305,12 @@ def softmax_jacobian(z: ArrayLike) -> FloatArray:
     cross-entropy collapses to ``softmax(z) * sum(y) - y`` in O(C) work.
     The diagonal uses ``1 - a_k = (sum of the other terms) / (sum of all)``
     for the largest entry, which avoids the cancellation in ``a - a**2``
-    when one class is nearly certain.
+    when one class is nearly certain. The formula is derived in [1]_.
+
+    References
+    ----------
+    .. [1] C. M. Bishop, *Pattern Recognition and Machine Learning*, Springer,
+       2006, section 4.3.4.
 
     Examples
     --------
@@ -411,6 +416,19 @@ def log_sigmoid(z: ArrayLike) -> FloatArray:
     See Also
     --------
     sigmoid, scipy.special.log_expit
+
+    Notes
+    -----
+    :math:`\log \sigma(z) = -\zeta(-z)`, minus the softplus of :math:`-z` [1]_;
+    splitting off :math:`\min(z, 0)` leaves ``log1p`` of a number in [0, 1],
+    which neither overflows nor loses the tiny result for large :math:`z` [2]_.
+
+    References
+    ----------
+    .. [1] I. Goodfellow, Y. Bengio and A. Courville, *Deep Learning*,
+       MIT Press, 2016, section 3.10.
+    .. [2] M. Mächler, "Accurately Computing log(1 - exp(-|a|)) Assessed by
+       the Rmpfr package", R package vignette, 2012.
 
     Examples
     --------

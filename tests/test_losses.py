@@ -436,6 +436,62 @@ def test_bce_at_the_ends_of_the_float_range(dtype: type) -> None:
     assert mean == big / 2 if dtype != np.float64 else mean in (big / 2, np.inf)
 
 
+# --- class weights at the ends of the float range ----------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_weighted_mean_does_not_overflow_in_its_denominator(
+    dtype: type, label_smoothing: float
+) -> None:
+    """'mean' is sum(w_y l) / sum(w_y): unchanged by scaling w, also where sums overflow."""
+    rng = np.random.default_rng(12)
+    z = rng.normal(0, 3, (4, 3)).astype(dtype)
+    y = np.array([0, 1, 2, 0])
+    w = np.array([1.0, 0.5, 0.25])
+    kwargs = {"label_smoothing": label_smoothing}
+    expected_value, expected_grad = vg_ce(z, y, weight=w, **kwargs)
+    # sum(w_y) = inf in float64; 1 / sum(w_y) = inf, with subnormal weights
+    for scale in [2.0**1023, 2.0**-1060]:
+        value, grad = vg_ce(z, y, weight=w * scale, **kwargs)
+        assert value == expected_value  # scaling by a power of two is exact
+        np.testing.assert_array_equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@pytest.mark.parametrize("probabilities", [False, True])
+def test_huge_class_weights_give_no_nan_gradient(
+    dtype: type, reduction: str, probabilities: bool
+) -> None:
+    """p * w with p = 0 and w beyond the compute dtype's range is 0, not 0 * inf = NaN."""
+    z = np.array([[-13.0, -800.0, -14.0], [1.0, 2.0, 3.0]], dtype=dtype)  # p[0, 1] = 0
+    y = np.array([0, 1])
+    target = np.ones((2, 3)) if probabilities else y  # rows need not sum to 1: sum(t w) = 3 w
+    big = 2.0**1023  # 3 * big overflows float64, and so does big / exp(-13)
+    value, grad = vg_ce(z, target, weight=np.full(3, big), reduction=reduction)
+    _, unit_grad = vg_ce(z.astype(np.float64), target, reduction=reduction)
+    assert not np.isnan(grad).any() and not np.isnan(value).any()
+    with np.errstate(over="ignore"):
+        expected_grad = (unit_grad * big).astype(dtype)
+    finite = np.isfinite(expected_grad)
+    np.testing.assert_array_equal(grad[~finite], expected_grad[~finite])
+    np.testing.assert_allclose(grad[finite], expected_grad[finite], rtol=4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_value_and_grad_value_is_the_loss_also_for_huge_weights(dtype: type) -> None:
+    """Weights beyond the fused kernel's range take another path for the gradient only."""
+    z = np.array([[0.0, 1.5, 1e-3], [2.0, -1.0, 0.5]], dtype=dtype)
+    y = np.array([1, 0])
+    for weight in [np.full(3, 1e308), np.array([1e308, 1.0, 0.0])]:
+        for reduction in ["sum", "none"]:
+            value, grad = vg_ce(z, y, weight=weight, reduction=reduction)
+            loss = lb.softmax_cross_entropy(z, y, weight=weight, reduction=reduction)
+            np.testing.assert_array_equal(value, loss)
+            assert not np.isnan(grad).any()
+
+
 # --- oracle at extreme logits ------------------------------------------------------
 
 
@@ -583,7 +639,8 @@ Y = np.array([0, 1])
         ({"target": np.array([-1, 0])}, ValueError, "target has class index -1"),
         ({"target": np.array([0, -100]), "ignore_index": -1}, ValueError, "target"),
         ({"target": np.array([0, 1, 2])}, ValueError, "target holds class indices"),
-        ({"target": np.array([0.0, 1.0])}, ValueError, "target is floating point"),
+        ({"target": np.array([0.0, 1.0])}, ValueError, "target is not an integer array"),
+        ({"target": np.array([False, True])}, ValueError, "target is not an integer array"),
         ({"target": np.full((2, 3), 1.5)}, ValueError, "target has entries greater than 1"),
         ({"target": np.full((2, 3), -0.1)}, ValueError, "target has negative"),
         ({"target": np.full((2, 3), np.nan)}, ValueError, "target contains NaN"),
