@@ -176,8 +176,8 @@ def cross_entropy(
     >>> import numpy as np
     >>> from lossbook import cross_entropy, entropy, kl_divergence
     >>> p, q = [0.5, 0.5], [0.25, 0.75]
-    >>> float(cross_entropy(p, q, base=2))
-    1.207518749639422
+    >>> round(float(cross_entropy(p, q, base=2)), 12)
+    1.207518749639
     >>> bool(np.isclose(cross_entropy(p, q), entropy(p) + kl_divergence(p, q)))
     True
     """
@@ -241,10 +241,10 @@ def kl_divergence(
     Examples
     --------
     >>> from lossbook import kl_divergence
-    >>> float(kl_divergence([0.5, 0.5], [0.9, 0.1]))
-    0.5108256237659907
-    >>> float(kl_divergence([0.9, 0.1], [0.5, 0.5]))
-    0.3680642071684971
+    >>> round(float(kl_divergence([0.5, 0.5], [0.9, 0.1])), 12)
+    0.510825623766
+    >>> round(float(kl_divergence([0.9, 0.1], [0.5, 0.5])), 12)
+    0.368064207168
     """
     p_arr, q_arr, axis, log_base = _distribution_pair(p, q, axis, base)
     terms = _kl_terms(p_arr.astype(np.float64), q_arr.astype(np.float64))
@@ -253,35 +253,39 @@ def kl_divergence(
 
 # Coefficients 2/(2k+1), k = 1..17, of the series
 #   d - log1p(d) = d**2/(2+d) - sum_k 2 u**(2k+1)/(2k+1),  u = d/(2+d),
-# which for |d| < 1/2 (|u| <= 1/3) reaches float64 accuracy by k = 17.
+# which for -1/2 < d < 1 (|u| < 1/3) reaches float64 accuracy by k = 17.
 _ATANH_TAIL = 2.0 / (2.0 * np.arange(1, 18) + 1.0)
 
 
 def _d_minus_log1p(d: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``d - log1p(d)`` with full relative accuracy, also for tiny ``d``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        direct = d - np.log1p(d)
-        u = d / (2.0 + d)
-        u2 = u * u
-        tail = np.zeros_like(u)
-        for coefficient in _ATANH_TAIL[::-1]:
-            tail = tail * u2 + coefficient
-        series = d * d / (2.0 + d) - tail * u2 * u
-    return np.where(np.abs(d) < 0.5, series, direct)
+    """``d - log1p(d)`` for -1/2 < d < 1, with full relative accuracy near 0."""
+    u = d / (2.0 + d)
+    u2 = u * u
+    tail = np.zeros_like(u)
+    for coefficient in _ATANH_TAIL[::-1]:
+        tail = tail * u2 + coefficient
+    return d * d / (2.0 + d) - tail * u2 * u
 
 
 def _kl_terms(p: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Elementwise ``p*log(p/q) - p + q``: non-negative, summing to the KL."""
+    """Elementwise ``p*log(p/q) - p + q``: non-negative, summing to the KL.
+
+    With ``d = (q - p)/p`` a term is ``p*(d - log1p(d))``. Near d = 0 the two
+    parts cancel, and the series of `_d_minus_log1p` is used; elsewhere the
+    cancellation is at most a factor of about 5 and ``(q - p) + p*log(p/q)``
+    is used, with the ratio's logarithm split when p/q leaves the normal range.
+    """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         positive = p > 0
         safe_p = np.where(positive, p, 1.0)
-        near = np.where(positive, (q - p) / safe_p, 0.0)
-        near_terms = p * _d_minus_log1p(near)
+        d = np.where(positive, (q - p) / safe_p, 0.0)
+        near = (d > -0.5) & (d < 1.0)
+        near_terms = p * _d_minus_log1p(np.where(near, d, 0.0))
         ratio = p / q
         normal = (ratio >= np.finfo(np.float64).tiny) & np.isfinite(ratio)
         log_ratio = np.where(normal, np.log(ratio), np.log(safe_p) - np.log(q))
         far_terms = (q - p) + p * log_ratio
-    terms = np.where(np.abs(near) < 0.5, near_terms, far_terms)
+    terms = np.where(near, near_terms, far_terms)
     terms = np.where(positive & (q == 0), np.inf, terms)
     return np.where(positive, terms, q)
 

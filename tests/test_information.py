@@ -201,3 +201,20 @@ def test_cross_entropy_is_entropy_plus_kl(pair: tuple[np.ndarray, np.ndarray]) -
 def test_entropy_is_between_zero_and_log_n(p: np.ndarray) -> None:
     h = lb.entropy(p)
     assert 0 <= h <= np.log(p.size) * (1 + 1e-12)
+
+
+def test_kl_matches_oracle_on_random_pairs() -> None:
+    """Random and nearly equal pairs, where terms of both signs meet (measured max 3.4 ULP)."""
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n = int(rng.integers(2, 6))
+        concentration = rng.choice([0.05, 0.5, 1.0, 5.0, 50.0])
+        p = rng.dirichlet(np.full(n, concentration))
+        q = rng.dirichlet(np.full(n, concentration))
+        if rng.random() < 0.3:  # a perturbation of p, from 1e-12 to 1e-1 relative
+            q = np.abs(p * (1 + rng.normal(0, 10 ** rng.uniform(-12, -1), n)))
+            q /= q.sum()
+        if np.any(p == 0) or np.any(q == 0):
+            continue
+        exact = oracle.kl_divergence(p, q)
+        assert oracle.ulp_error(lb.kl_divergence(p, q), exact, np.float64) <= 4, (p, q)
