@@ -427,7 +427,7 @@ def log_sigmoid(z: ArrayLike) -> FloatArray:
     ----------
     .. [1] I. Goodfellow, Y. Bengio and A. Courville, *Deep Learning*,
        MIT Press, 2016, section 3.10.
-    .. [2] M. Mächler, "Accurately Computing log(1 - exp(-|a|)) Assessed by
+    .. [2] M. Mächler, "Accurately Computing log(1 - exp(-\|a\|)) Assessed by
        the Rmpfr package", R package vignette, 2012.
 
     Examples
