@@ -50,6 +50,18 @@ def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
+def cast_result(result: Any, dtype: Any) -> Any:
+    """Round `result` once to the caller's `dtype`; 0-d results become NumPy scalars.
+
+    A result computed in a wider dtype can lie beyond the caller's range
+    (``log_softmax`` of float16 ``[-65504, 65504]`` is -131008); inf is then
+    the correctly rounded value, so the cast's overflow warning is silenced.
+    """
+    with np.errstate(over="ignore"):
+        result = np.asarray(result).astype(dtype, copy=False)
+    return result[()] if result.ndim == 0 else result
+
+
 def check_no_nan(x: NDArray[Any], name: str) -> None:
     """Raise ``ValueError`` if `x` contains NaN."""
     if np.isnan(x).any():

@@ -25,7 +25,6 @@ from lossbook.losses import (
     ValueAndGrad,
     binary_target,
     check_logits,
-    finish,
     grad_scale,
     weighted,
     overflow_is_inf,
@@ -142,7 +141,7 @@ def _sigmoid_focal_loss(
     modulation = np.power(q, g)
     weight = modulation if a is None else modulation * (a * y + (1.0 - a) * (1.0 - y))
     count = float(z.size)
-    value = finish(reduce_loss(weight * ce, reduction, count), z.dtype)
+    value = v.cast_result(reduce_loss(weight * ce, reduction, count), z.dtype)
     if not need_grad:
         return ValueAndGrad(value, None)
     # d(1-p_t)/dz = p(1-p)(1-2y); with r = p(1-p)/(1-p_t) the derivative of
@@ -150,7 +149,7 @@ def _sigmoid_focal_loss(
     r = _focal_ratio(sig_pos, sig_neg, q, y)
     grad = weight * (g * (1.0 - 2.0 * y) * r * ce + ((1.0 - y) * sig_pos - y * sig_neg))
     grad *= grad_scale(reduction, count)
-    return ValueAndGrad(value, finish(grad, z.dtype))
+    return ValueAndGrad(value, v.cast_result(grad, z.dtype))
 
 
 def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64) -> F64:
@@ -285,7 +284,7 @@ def _softmax_focal_loss(
         row_weight *= valid.reshape(-1)
     count = float(len(y1)) if valid is None else float(np.count_nonzero(valid))
     loss = weighted(row_weight, -log_pt)
-    value = finish(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
+    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
     if not need_grad:
         return ValueAndGrad(value, None)
     # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
@@ -297,7 +296,7 @@ def _softmax_focal_loss(
     d = row_weight * (1.0 - g * focus) * grad_scale(reduction, count)
     grad = stats.p * d[:, None]
     grad[rows, y1] = 0.0 - d * q
-    return ValueAndGrad(value, finish(grad.reshape(z.shape), z.dtype))
+    return ValueAndGrad(value, v.cast_result(grad.reshape(z.shape), z.dtype))
 
 
 def _check_gamma(gamma: Any) -> float:

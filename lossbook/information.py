@@ -314,7 +314,4 @@ def _distribution_pair(
 
 
 def _finish(result: Any, log_base: float | None, dtype: Any) -> Any:
-    if log_base is not None:
-        result = result / log_base
-    result = np.asarray(result).astype(dtype, copy=False)
-    return result[()] if result.ndim == 0 else result
+    return v.cast_result(result if log_base is None else result / log_base, dtype)

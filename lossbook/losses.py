@@ -97,12 +97,6 @@ def overflow_is_inf(kernel: Callable[..., ValueAndGrad]) -> Callable[..., ValueA
     return quiet
 
 
-def finish(result: Any, dtype: np.dtype[Any]) -> Any:
-    """Round to `dtype` once; 0-d results become NumPy scalars."""
-    result = np.asarray(result).astype(dtype, copy=False)
-    return result[()] if result.ndim == 0 else result
-
-
 def weighted(weight: F64, loss: F64) -> F64:
     """``weight * loss``, with 0 wherever the weight is 0 -- even where the loss is inf."""
     out = np.zeros(np.broadcast_shapes(weight.shape, loss.shape))
@@ -457,7 +451,7 @@ def _index_ce_fused(
     if row_w is not None:
         loss = weighted(row_w, loss)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
-    return ValueAndGrad(finish(value, z.dtype), out)
+    return ValueAndGrad(v.cast_result(value, z.dtype), out)
 
 
 class _RowSums(NamedTuple):
@@ -655,13 +649,13 @@ def _dense_result(
     """Reduce `dense_ce`; value and gradient are multiplied by ``2**exponent``."""
     loss, grad = dense_ce(softmax_stats(z2), target, need_grad)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
-    value = finish(np.ldexp(value, exponent) if exponent else value, z.dtype)
+    value = v.cast_result(np.ldexp(value, exponent) if exponent else value, z.dtype)
     if grad is None:
         return ValueAndGrad(value, None)
     grad *= grad_scale(reduction, count)
     if exponent:
         grad = np.ldexp(grad, exponent)
-    return ValueAndGrad(value, finish(grad.reshape(z.shape), z.dtype))
+    return ValueAndGrad(value, v.cast_result(grad.reshape(z.shape), z.dtype))
 
 
 # --- binary cross-entropy ---------------------------------------------------------
@@ -776,14 +770,14 @@ def _binary_cross_entropy_with_logits(
     if w is not None:
         loss = weighted(w, loss)
     count = float(z.size)
-    value = finish(reduce_loss(loss, reduction, count), z.dtype)
+    value = v.cast_result(reduce_loss(loss, reduction, count), z.dtype)
     if not need_grad:
         return ValueAndGrad(value, None)
     grad = (1.0 - y) * sig_pos - positive * sig_neg
     if w is not None:
         grad *= w
     grad *= grad_scale(reduction, count)
-    return ValueAndGrad(value, finish(grad, z.dtype))
+    return ValueAndGrad(value, v.cast_result(grad, z.dtype))
 
 
 def binary_target(target: ArrayLike, shape: tuple[int, ...]) -> F64:

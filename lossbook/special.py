@@ -158,7 +158,7 @@ def logsumexp(z: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
         result = parts.max + np.log1p(parts.rest_sum)
     if not keepdims:
         result = np.squeeze(result, axis=axis)
-    return _finish(result, dtype)
+    return v.cast_result(result, dtype)
 
 
 def softmax(z: ArrayLike, axis: int = -1) -> FloatArray:
@@ -218,7 +218,7 @@ def softmax(z: ArrayLike, axis: int = -1) -> FloatArray:
     probs = parts.exp_shifted
     np.put_along_axis(probs, parts.argmax, 1, axis=axis)
     probs /= 1 + parts.rest_sum
-    return _finish(probs, dtype)
+    return v.cast_result(probs, dtype)
 
 
 def log_softmax(z: ArrayLike, axis: int = -1) -> FloatArray:
@@ -271,7 +271,7 @@ def log_softmax(z: ArrayLike, axis: int = -1) -> FloatArray:
     axis = v.check_axis(axis, work.ndim)
     parts = softmax_parts(work, axis)
     _check_softmax_defined(parts, "z")
-    return _finish(_log_softmax_from_parts(work, parts), dtype)
+    return v.cast_result(_log_softmax_from_parts(work, parts), dtype)
 
 
 def softmax_jacobian(z: ArrayLike) -> FloatArray:
@@ -336,7 +336,7 @@ def softmax_jacobian(z: ArrayLike) -> FloatArray:
     jacobian = -probs[..., :, None] * probs[..., None, :]
     diagonal = np.einsum("...ii->...i", jacobian)  # a writable view of the diagonal
     diagonal[...] = probs * complement
-    return _finish(jacobian, dtype)
+    return v.cast_result(jacobian, dtype)
 
 
 def sigmoid(z: ArrayLike) -> FloatArray:
@@ -387,7 +387,7 @@ def sigmoid(z: ArrayLike) -> FloatArray:
     v.check_no_nan(work, "z")
     small = np.exp(-np.abs(work))
     result = np.where(work >= 0, 1, small) / (1 + small)
-    return _finish(result, dtype)
+    return v.cast_result(result, dtype)
 
 
 def log_sigmoid(z: ArrayLike) -> FloatArray:
@@ -439,16 +439,4 @@ def log_sigmoid(z: ArrayLike) -> FloatArray:
     work, dtype = _prepare(z, "z")
     v.check_no_nan(work, "z")
     result = np.minimum(work, 0) - np.log1p(np.exp(-np.abs(work)))
-    return _finish(result, dtype)
-
-
-def _finish(result: Any, dtype: np.dtype[Any]) -> Any:
-    """Cast back to the caller's dtype; 0-d results become NumPy scalars.
-
-    A float16 result computed in float32 can lie beyond float16's range
-    (``log_softmax`` of ``[-65504, 65504]`` is -131008); inf is then the
-    correctly rounded value, so the cast's overflow warning is silenced.
-    """
-    with np.errstate(over="ignore"):
-        result = np.asarray(result).astype(dtype, copy=False)
-    return result[()] if result.ndim == 0 else result
+    return v.cast_result(result, dtype)
