@@ -98,7 +98,7 @@ def venv_env() -> dict[str, str]:
 def build_book() -> None:
     shutil.rmtree(ROOT / "_build", ignore_errors=True)
     run(
-        [python(), "-m", "jupyter_book", "build", ".", "-W", "-n", "--keep-going"],
+        [python().parent / "jupyter-book", "build", ".", "-W", "-n", "--keep-going"],
         env=venv_env(),
     )
     print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
