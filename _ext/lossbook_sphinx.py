@@ -8,13 +8,13 @@
    ``[1]`` becomes a same-page link to a paragraph with an id named after the
    function, so every function keeps its own [1].
 
-   numpydoc does the same renaming (``[1]`` becomes a citation ``[R1a2b3c-1]``
-   relabelled "1" on the page), but only as part of its own docstring parser,
-   which would replace napoleon wholesale: its type cross-references
-   (``numpydoc_xref_param_type``), section rendering and "See Also" handling differ
-   from the napoleon set-up that ``_config.yml`` tunes for the nitpicky build, and
-   its citations go through the same reST citation machinery that MyST leaves
-   unresolved inside ``eval-rst``. Twenty lines here are the smaller dependency.
+   numpydoc (1.11) was tried for this and does not do the job here: it renames
+   each docstring's ``[1]`` to a citation ``[R<hash>-1]`` and relabels the
+   citation list "[1]", but inside MyST's ``eval-rst`` the references in the text
+   still read "[R22bdff32e275-1]" (checked with myst-parser 3 and Sphinx 7.4 on
+   ``sigmoid_focal_loss``). It would
+   also replace napoleon wholesale, and with it the type-alias and cross-reference
+   set-up in ``_config.yml`` that the nitpicky build relies on.
 2. **No dormant Thebe.** With Thebe off, sphinx-thebe's scripts (which name a
    CDN and raise a JavaScript error) are left off the pages.
 3. **Author-year bibliography.** Citations read "Lin et al., 2017"
