@@ -12,9 +12,9 @@
    each docstring's ``[1]`` to a citation ``[R<hash>-1]`` and relabels the
    citation list "[1]", but inside MyST's ``eval-rst`` the references in the text
    still read "[R22bdff32e275-1]" (checked with myst-parser 3 and Sphinx 7.4 on
-   ``sigmoid_focal_loss``). It would
-   also replace napoleon wholesale, and with it the type-alias and cross-reference
-   set-up in ``_config.yml`` that the nitpicky build relies on.
+   ``sigmoid_focal_loss``). It would also replace napoleon wholesale, and with
+   it the type-alias and cross-reference set-up in ``_config.yml`` that the
+   nitpicky build relies on.
 2. **No dormant Thebe.** With Thebe off, sphinx-thebe's scripts (which name a
    CDN and raise a JavaScript error) are left off the pages.
 3. **Author-year bibliography.** Citations read "Lin et al., 2017"
