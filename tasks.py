@@ -42,7 +42,6 @@ PYTEST = ["-m", "pytest", "-p", "no:cacheprovider"]
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "book/sanitize.cfg"]
 BROWSER_TEST = "tests/test_site.py"
 NOTEBOOK_CHECK = "tools/notebook_metadata.py"
-EXECUTE_IN_PLACE = ["-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace"]
 use_venv = True
 
 
@@ -150,7 +149,11 @@ def execute(notebooks: list[str]) -> None:
     """Re-run notebooks top to bottom in place, then strip their volatile metadata."""
     paths = notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
     for path in paths:
-        run([python(), *EXECUTE_IN_PLACE, path], env=venv_env())
+        # nbclient's `jupyter execute` (nbconvert is not a dependency); no per-cell
+        # timeout, since a chapter's 30-second budget is the reviewers' to check.
+        run(
+            [python().parent / "jupyter-execute", "--inplace", "--timeout=-1", path], env=venv_env()
+        )
     run([python(), NOTEBOOK_CHECK, "--fix", *paths])
 
 
