@@ -2,8 +2,8 @@
 """The project's commands, with nothing but Python 3.11 needed up front.
 
     python3 tasks.py book     # build the HTML book into _build/html (from the committed outputs)
-    python3 tasks.py test     # every test: the book build, package tests, doctests,
-                              # the notebooks under nbval and the browser test (CI runs this)
+    python3 tasks.py test     # everything: the book build, package tests, doctests, the
+                              # notebooks under nbval, the browser test, then `lint` (CI runs this)
     python3 tasks.py unit     # the fast loop: package tests and doctests only (no book, no browser)
     python3 tasks.py lint     # ruff check, ruff format --check, mypy --strict, notebook metadata
     python3 tasks.py execute [NOTEBOOK ...]   # re-run notebooks in place (default: all of book/)
@@ -117,10 +117,17 @@ def ensure_chromium() -> None:
 
 
 def test(_: list[str]) -> None:
-    """Everything, each notebook executed once (by nbval; the build reuses the outputs)."""
+    """Everything: the build, every test (each notebook executed once, by nbval; the
+    build shows the same committed outputs), then the static checks of `lint`."""
     ensure_chromium()
     build_book()
-    run([python(), *PYTEST, "tests", "lossbook", "book", *NBVAL], env=venv_env())
+    tests = run(
+        [python(), *PYTEST, "tests", "lossbook", "book", *NBVAL], env=venv_env(), stop=False
+    )
+    # Lint after the tests, so that one run reports both; either failing fails `test`.
+    problems = static_checks()
+    if tests != 0 or problems:
+        sys.exit("failed: " + "; ".join((["pytest"] if tests != 0 else []) + problems))
 
 
 def unit(_: list[str]) -> None:
@@ -128,19 +135,24 @@ def unit(_: list[str]) -> None:
     run([python(), *PYTEST, "tests", "lossbook", f"--ignore={BROWSER_TEST}"], env=venv_env())
 
 
-def lint(_: list[str]) -> None:
-    """Every static check; all of them run, and the command fails if any failed."""
+def static_checks() -> list[str]:
+    """Run every static check (all of them, even after a failure); return the failed ones."""
     checks: list[list[str | Path]] = [
         [python(), "-m", "ruff", "check", "."],
         [python(), "-m", "ruff", "format", "--check", "."],
         [python(), "-m", "mypy"],  # files and --strict come from pyproject.toml
         [python(), NOTEBOOK_CHECK],
     ]
-    failed = [
+    return [
         " ".join(str(part) for part in check[1:])
         for check in checks
         if run(check, env=venv_env(), stop=False) != 0
     ]
+
+
+def lint(_: list[str]) -> None:
+    """ruff check, ruff format --check, mypy --strict and the notebook-metadata check."""
+    failed = static_checks()
     if failed:
         sys.exit("failed: " + "; ".join(failed))
 
