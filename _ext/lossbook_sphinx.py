@@ -16,7 +16,8 @@
    it the type-alias and cross-reference set-up in ``_config.yml`` that the
    nitpicky build relies on.
 2. **No dormant Thebe.** With Thebe off, sphinx-thebe's scripts (which name a
-   CDN and raise a JavaScript error) are left off the pages.
+   CDN and raise a JavaScript error) and its per-page configuration are left off
+   the pages.
 3. **Author-year bibliography.** Citations read "Lin et al., 2017"
    (``bibtex_reference_style = author_year``); the pybtex style ``lossbook``
    labels and sorts the bibliography the same way, instead of "[LGG+17]".
@@ -124,6 +125,22 @@ def drop_disabled_thebe(
             context[key] = [asset for asset in context[key] if not is_thebe(asset)]
 
 
+def drop_thebe_page_config(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Remove the per-page Thebe configuration that sphinx-thebe appends while Thebe is off.
+
+    It is a ``<script type="text/x-thebe-config">`` naming a placeholder Binder
+    repository, and a ``<script>kernelName = ...</script>``; nothing reads them
+    without Thebe. Runs after sphinx-thebe's own ``doctree-resolved`` handler.
+    """
+    launch_buttons = (app.config.html_theme_options or {}).get("launch_buttons", {})
+    if launch_buttons.get("thebe"):
+        return
+    for raw in list(doctree.findall(nodes.raw)):
+        text = raw.astext()
+        if "x-thebe-config" in text or text.startswith("<script>kernelName ="):
+            raw.parent.remove(raw)
+
+
 class AuthorYearLabelStyle(BaseLabelStyle):
     """Labels like the author_year citations: "Shannon, 1948", "Cover and Thomas,
     2006", "Lin et al., 2017"; a letter is appended when two would coincide."""
@@ -173,4 +190,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", localise_footnotes, priority=600)
     app.connect("doctree-read", mark_reference_links_internal)
     app.connect("html-page-context", drop_disabled_thebe)
+    app.connect("doctree-resolved", drop_thebe_page_config, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
