@@ -1,14 +1,26 @@
 #!/usr/bin/env python3
-"""The two commands of the README, with nothing but Python 3.11 needed up front.
+"""The project's commands, with nothing but Python 3.11 needed up front.
 
-    python3 tasks.py book   # create .venv if needed, then build the HTML book into _build/html
-    python3 tasks.py test   # create .venv if needed, then run every test, the book build included
+    python3 tasks.py book     # build the HTML book into _build/html (from the committed outputs)
+    python3 tasks.py test     # everything: the book build, package tests, doctests, the
+                              # notebooks under nbval, the browser test, then `lint` (CI runs this)
+    python3 tasks.py unit     # the fast loop: package tests and doctests only (no book, no browser)
+    python3 tasks.py lint     # ruff check, ruff format --check, mypy --strict, notebook metadata
+    python3 tasks.py execute [NOTEBOOK ...]   # re-run notebooks in place (default: all of book/)
+                                              # and strip their volatile metadata
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
-only when ``requirements.txt`` or ``pyproject.toml`` change. ``test`` also
-installs Debian's Chromium for the browser test when it is missing and the
-command runs as root on a Debian-like system (as in CI); elsewhere the browser
-test is skipped with a message saying how to install it.
+only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
+(``python tasks.py unit --no-venv``) the running interpreter is used as it is,
+as in CI's version matrix, which installs its own NumPy. ``test`` also installs
+Debian's Chromium for the browser test when it is missing and the command runs
+as root on a Debian-like system (as in CI); elsewhere the browser test is
+skipped with a message saying how to install it.
+
+Each notebook is executed once per ``test``: the book is built from the
+committed outputs (``execute_notebooks: "off"`` in ``_config.yml``) and nbval
+re-executes every notebook and compares the result with those same outputs, so
+the pages show exactly what the test has just reproduced.
 """
 
 from __future__ import annotations
@@ -24,20 +36,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".lossbook-requirements.sha256"
-BUILD_COMMAND = ["jupyter-book", "build", ".", "-W", "-n", "--keep-going"]
+NO_VENV = "--no-venv"
+PYTEST = ["-m", "pytest", "-p", "no:cacheprovider"]
+NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "book/sanitize.cfg"]
+BROWSER_TEST = "tests/test_site.py"
+NOTEBOOK_CHECK = "tools/notebook_metadata.py"
+use_venv = True
 
 
-def run(command: list[str | Path], **kwargs: object) -> None:
-    """Run a command from the repository root, stopping at the first failure."""
+def python() -> Path:
+    """The interpreter that runs the tools: .venv's, or this one under --no-venv."""
+    if not use_venv:
+        return Path(sys.executable)
+    return BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def run(command: list[str | Path], *, env: dict[str, str] | None = None, stop: bool = True) -> int:
+    """Run a command from the repository root; exit on failure unless `stop` is false."""
     shown = " ".join(str(part) for part in command)
     print(f"\n$ {shown}", flush=True)
     started = time.perf_counter()
-    result = subprocess.run([str(part) for part in command], cwd=ROOT, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=False)
     print(f"({time.perf_counter() - started:.1f} s)", flush=True)
-    if result.returncode != 0:
+    if stop and result.returncode != 0:
         sys.exit(result.returncode)
+    return result.returncode
 
 
 def requirements_digest() -> str:
@@ -49,27 +73,33 @@ def requirements_digest() -> str:
 
 def ensure_environment() -> None:
     """Create .venv and install the pinned requirements unless already current."""
-    if not PYTHON.exists():
+    if not use_venv:
+        return
+    if not python().exists():
         run([sys.executable, "-m", "venv", VENV])
     wanted = requirements_digest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
-    run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([PYTHON, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"])
+    run([python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([python(), "-m", "pip", "install", "--quiet", "-r", "requirements.txt"])
     STAMP.write_text(wanted + "\n")
 
 
 def venv_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(VENV)
+    if use_venv:
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(VENV)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
 
 
 def build_book() -> None:
     shutil.rmtree(ROOT / "_build", ignore_errors=True)
-    run(BUILD_COMMAND, env=venv_env())
+    run(
+        [python().parent / "jupyter-book", "build", ".", "-W", "-n", "--keep-going"],
+        env=venv_env(),
+    )
     print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
 
 
@@ -86,26 +116,76 @@ def ensure_chromium() -> None:
     run(["apt-get", "install", "-y", "-qq", "chromium"], env=apt_env)
 
 
-def test() -> None:
+def test(_: list[str]) -> None:
+    """Everything: the build, every test (each notebook executed once, by nbval; the
+    build shows the same committed outputs), then the static checks of `lint`."""
     ensure_chromium()
     build_book()
-    run(
-        [
-            PYTHON, "-m", "pytest", "tests", "lossbook", "book",
-            "--nbval", "--nbval-current-env",
-            "--nbval-sanitize-with", "book/sanitize.cfg",
-            "-p", "no:cacheprovider",
-        ],
-        env=venv_env(),
+    tests = run(
+        [python(), *PYTEST, "tests", "lossbook", "book", *NBVAL], env=venv_env(), stop=False
     )
+    # Lint after the tests, so that one run reports both; either failing fails `test`.
+    problems = static_checks()
+    if tests != 0 or problems:
+        sys.exit("failed: " + "; ".join((["pytest"] if tests != 0 else []) + problems))
+
+
+def unit(_: list[str]) -> None:
+    """Package tests and doctests: no notebook, no book, no browser."""
+    run([python(), *PYTEST, "tests", "lossbook", f"--ignore={BROWSER_TEST}"], env=venv_env())
+
+
+def static_checks() -> list[str]:
+    """Run every static check (all of them, even after a failure); return the failed ones."""
+    checks: list[list[str | Path]] = [
+        [python(), "-m", "ruff", "check", "."],
+        [python(), "-m", "ruff", "format", "--check", "."],
+        [python(), "-m", "mypy"],  # files and --strict come from pyproject.toml
+        [python(), NOTEBOOK_CHECK],
+    ]
+    return [
+        " ".join(str(part) for part in check[1:])
+        for check in checks
+        if run(check, env=venv_env(), stop=False) != 0
+    ]
+
+
+def lint(_: list[str]) -> None:
+    """ruff check, ruff format --check, mypy --strict and the notebook-metadata check."""
+    failed = static_checks()
+    if failed:
+        sys.exit("failed: " + "; ".join(failed))
+
+
+def execute(notebooks: list[str]) -> None:
+    """Re-run notebooks top to bottom in place, then strip their volatile metadata."""
+    paths = notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "book").glob("*.ipynb"))
+    for path in paths:
+        # nbclient's `jupyter execute` (nbconvert is not a dependency); no per-cell
+        # timeout, since a chapter's 30-second budget is the reviewers' to check.
+        run(
+            [python().parent / "jupyter-execute", "--inplace", "--timeout=-1", path], env=venv_env()
+        )
+    run([python(), NOTEBOOK_CHECK, "--fix", *paths])
+
+
+def book(_: list[str]) -> None:
+    build_book()
+
+
+COMMANDS = {"book": book, "test": test, "unit": unit, "lint": lint, "execute": execute}
 
 
 def main() -> None:
-    commands = {"book": build_book, "test": test}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+    global use_venv
+    args = sys.argv[1:]
+    if NO_VENV in args:
+        args.remove(NO_VENV)
+        use_venv = False
+    if not args or args[0] not in COMMANDS or (args[0] != "execute" and len(args) > 1):
         sys.exit(__doc__)
     ensure_environment()
-    commands[sys.argv[1]]()
+    COMMANDS[args[0]](args[1:])
 
 
 if __name__ == "__main__":
