@@ -54,10 +54,13 @@ def information(p: ArrayLike, base: float | None = None) -> FloatArray:
 
     Notes
     -----
-    Up to the choice of unit, -log p is the only differentiable function of
-    p that is strictly decreasing, zero for a certain event and additive over
-    independent events; Shannon's entropy [1]_ is its expected value (the
-    book's first chapter derives this). Halving a probability adds one bit.
+    Up to the choice of unit, -log p is the only function of p that is
+    strictly decreasing and additive over independent events; continuity and
+    ``information(1) == 0`` follow from these two conditions, they are not
+    extra assumptions (the book's first chapter proves this from Cauchy's
+    functional equation). Shannon [1]_ characterised the entropy of a
+    distribution, the expected value of this quantity, not the information
+    of a single event. Halving a probability adds one bit.
 
     References
     ----------
