@@ -16,11 +16,11 @@ Losses on logits, and their analytic gradients
     :func:`value_and_grad`, :func:`numerical_gradient`
 """
 
-from lossbook.focal import sigmoid_focal_loss, softmax_focal_loss
-from lossbook.gradients import grad, numerical_gradient, value_and_grad
-from lossbook.information import cross_entropy, entropy, information, kl_divergence
-from lossbook.losses import binary_cross_entropy_with_logits, softmax_cross_entropy
-from lossbook.special import (
+from lossbook._binary_ce import binary_cross_entropy_with_logits
+from lossbook._focal import sigmoid_focal_loss, softmax_focal_loss
+from lossbook._information import cross_entropy, entropy, information, kl_divergence
+from lossbook._softmax_ce import softmax_cross_entropy
+from lossbook._special import (
     log_sigmoid,
     log_softmax,
     logsumexp,
@@ -28,6 +28,7 @@ from lossbook.special import (
     softmax,
     softmax_jacobian,
 )
+from lossbook.gradients import grad, numerical_gradient, value_and_grad
 
 __version__ = "0.1.0"
 

@@ -12,12 +12,34 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lossbook._typing import BoolArray, FloatArray, FloatDType, IntpArray
+
 __all__: list[str] = []
 
 _FLOAT_TYPES = (np.float16, np.float32, np.float64)
 
 
-def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
+def as_real_array(x: ArrayLike, name: str) -> NDArray[Any]:
+    """Return `x` as an array of a real dtype (bool, integer or float), never copying.
+
+    For arguments that are used block by block (targets, weights), so that a
+    conversion to float happens one cache-sized block at a time. Complex,
+    object and string arrays raise ``TypeError`` naming `name`.
+    """
+    try:
+        array = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
+    kind = array.dtype.kind
+    if kind in "biuf":
+        return array
+    raise TypeError(
+        f"{name} must hold real numbers (float16, float32, float64, int or bool), "
+        f"got dtype {array.dtype}"
+    )
+
+
+def as_float_array(x: ArrayLike, name: str) -> FloatArray:
     """Return `x` as a floating-point array without copying when possible.
 
     float16, float32 and float64 are kept as they are; booleans and integers
@@ -30,7 +52,7 @@ def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
         raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
     dtype = array.dtype
     if dtype.type in _FLOAT_TYPES:
-        return array
+        return array  # type: ignore[no-any-return]
     if np.issubdtype(dtype, np.bool_) or np.issubdtype(dtype, np.integer):
         return array.astype(np.float64)
     if np.issubdtype(dtype, np.floating):  # longdouble: no accurate libm everywhere
@@ -41,7 +63,7 @@ def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
     )
 
 
-def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+def compute_dtype(dtype: FloatDType) -> FloatDType:
     """The dtype to compute in: float16 is widened to float32.
 
     float16 has 11 significant bits and overflows at 65504, so intermediate
@@ -50,7 +72,7 @@ def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
-def cast_result(result: Any, dtype: Any) -> Any:
+def cast_result(result: ArrayLike, dtype: FloatDType) -> Any:
     """Round `result` once to the caller's `dtype`; 0-d results become NumPy scalars.
 
     A result computed in a wider dtype can lie beyond the caller's range
@@ -75,7 +97,7 @@ def check_finite(x: NDArray[Any], name: str) -> None:
         raise ValueError(f"{name} contains an infinite value")
 
 
-def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
+def check_axis(axis: object, ndim: int, name: str = "axis") -> int:
     """Return `axis` normalised to ``0 <= axis < ndim``."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(axis).__name__}")
@@ -135,11 +157,15 @@ def check_distribution(p: NDArray[Any], name: str, axis: int) -> None:
         )
 
 
-def check_base(base: float | None) -> float | None:
+def check_base(base: object) -> float | None:
     """Return log(base), or None for the natural logarithm."""
     if base is None:
         return None
-    if isinstance(base, (bool, np.bool_)) or not np.isscalar(base) or not np.isreal(base):
+    if isinstance(base, np.ndarray) and base.ndim == 0:
+        base = base[()]
+    if isinstance(base, (bool, np.bool_)) or not isinstance(
+        base, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"base must be a real number or None, got {base!r}")
     value = float(base)
     if not np.isfinite(value) or value <= 0 or value == 1:
@@ -147,8 +173,10 @@ def check_base(base: float | None) -> float | None:
     return float(np.log(value))
 
 
-def check_reduction(reduction: str) -> str:
+def check_reduction(reduction: object) -> str:
     """Raise ``ValueError`` unless `reduction` is 'none', 'mean' or 'sum'."""
+    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
@@ -157,8 +185,13 @@ def check_reduction(reduction: str) -> str:
 # --- helpers for the losses (lossbook.losses, lossbook.focal) -------------------
 
 
-def check_real_scalar(x: Any, name: str) -> float:
-    """Return `x` as a finite Python float; ``TypeError`` unless it is a real scalar."""
+def check_real_scalar(x: object, name: str) -> float:
+    """Return `x` as a finite Python float; ``TypeError`` unless it is a real scalar.
+
+    Python and NumPy scalars and 0-d arrays are accepted.
+    """
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     value = float(x)
@@ -167,7 +200,7 @@ def check_real_scalar(x: Any, name: str) -> float:
     return value
 
 
-def check_unit_interval(x: Any, name: str) -> float:
+def check_unit_interval(x: object, name: str) -> float:
     """Return `x` as a float after checking that it lies in [0, 1]."""
     value = check_real_scalar(x, name)
     if not 0.0 <= value <= 1.0:
@@ -175,10 +208,12 @@ def check_unit_interval(x: Any, name: str) -> float:
     return value
 
 
-def check_ignore_index(ignore_index: Any) -> int | None:
+def check_ignore_index(ignore_index: object) -> int | None:
     """Return `ignore_index` as an int, or None; ``TypeError`` for anything else."""
     if ignore_index is None:
         return None
+    if isinstance(ignore_index, np.ndarray) and ignore_index.ndim == 0:
+        ignore_index = ignore_index[()]
     if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(
         ignore_index, (int, np.integer)
     ):
@@ -194,7 +229,7 @@ def check_class_indices(
     n_classes: int,
     ignore_index: int | None,
     name: str = "target",
-) -> tuple[NDArray[np.intp], NDArray[np.bool_] | None]:
+) -> tuple[IntpArray, BoolArray | None]:
     """Validate integer class indices; return them (ignored entries set to 0) and a mask.
 
     `target` must already have an integer dtype, or a floating dtype holding
