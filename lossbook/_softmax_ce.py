@@ -201,10 +201,8 @@ def _softmax_cross_entropy(
     ignore = v.check_ignore_index(ignore_index)
     n_classes = z.shape[-1]
     w = class_weight(weight, n_classes)
-    t = _as_target(target)
-    if np.issubdtype(t.dtype, np.integer) or (
-        np.issubdtype(t.dtype, np.floating) and t.shape == z.shape[:-1]
-    ):
+    t = v.as_real_array(target, "target")
+    if t.dtype.kind in "iu" or (t.dtype.kind == "f" and t.shape == z.shape[:-1]):
         # Integers, or floats of shape logits.shape[:-1] (whole numbers, as for
         # softmax_focal_loss): class indices.
         y, valid = v.check_class_indices(t, z.shape[:-1], n_classes, ignore)
@@ -222,15 +220,8 @@ def _softmax_cross_entropy(
         )
     if ignore is not None:
         raise ValueError("ignore_index applies to class-index targets only, not probabilities")
-    v.check_probabilities(t, "target")
+    v.check_probabilities(t, "target")  # bool targets are probabilities too
     return _probability_ce(z, t, w, smoothing, reduction, need_grad)
-
-
-def _as_target(target: ArrayLike) -> NDArray[Any]:
-    t = v.as_real_array(target, "target")
-    if np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.floating):
-        return t
-    return t.astype(np.float64)  # bool: probabilities
 
 
 def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F64, F64 | None]:
