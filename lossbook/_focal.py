@@ -312,11 +312,11 @@ def _softmax_focal_loss(
     loss = np.empty(n)
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
     exact = z.dtype != np.float64
-    for part in _core.row_slices(n, _core.block_rows(n_classes)):
-        block = z2[part].astype(np.float64)
-        if not (np.isfinite(block.max()) and np.isfinite(block.min())):
-            v.check_finite(block, "logits")
-        parts = _core.row_softmax(block, exact)
+    rows_per_block = _core.block_rows(n_classes)
+    work = _core.Workspace(min(rows_per_block, n), n_classes)
+    for part in _core.row_slices(n, rows_per_block):
+        block = _core.load_block(z2[part], work)
+        parts = _core.row_softmax(block, exact, work)
         yb = y1[part]
         rows = np.arange(len(yb))
         log_pt = parts.log_p[rows, yb]

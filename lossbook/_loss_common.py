@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
-from lossbook._core import BLOCK_ELEMENTS
+from lossbook._core import CHUNK_ELEMENTS
 from lossbook._typing import F64, BoolArray, FloatArray, IntpArray
 
 __all__: list[str] = []
@@ -168,7 +168,7 @@ def elementwise_pass(
         op_flags=flags,  # type: ignore[arg-type]
         op_dtypes=[np.float64] * len(arrays),
         casting="same_kind",
-        buffersize=BLOCK_ELEMENTS,
+        buffersize=CHUNK_ELEMENTS,
     )
     with iterator:
         for chunks in iterator:

@@ -274,14 +274,12 @@ def _dense_pass(
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
     factor = grad_scale(reduction, count)
     rows = _core.block_rows(n_classes)
-    target = np.empty((min(rows, n), n_classes))
+    work = _core.Workspace(min(rows, n), n_classes)
     for part in _core.row_slices(n, rows):
-        block = z2[part].astype(np.float64)
-        if not (np.isfinite(block.max()) and np.isfinite(block.min())):
-            v.check_finite(block, "logits")
-        tb = target[: part.stop - part.start]
+        block = _core.load_block(z2[part], work)
+        tb = work.get("target", part.stop - part.start)
         fill_target(part, tb)
-        loss[part], gb = _dense_ce(_core.row_softmax(block, exact), tb, need_grad)
+        loss[part], gb = _dense_ce(_core.row_softmax(block, exact, work), tb, need_grad)
         if grad is not None and gb is not None:
             gb *= factor
             grad[part] = np.ldexp(gb, exponent) if exponent else gb
