@@ -28,6 +28,7 @@ Run with ``python benchmarks/bench_paths.py [--repeat N] [--shapes 8192x1000,...
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import time
@@ -37,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-PATHS = ["index", "smoothed", "probability", "bce", "bce pos_weight", "sigmoid focal", "softmax focal"]
+PATHS = [
+    "index",
+    "smoothed",
+    "probability",
+    "bce",
+    "bce pos_weight",
+    "sigmoid focal",
+    "softmax focal",
+]
 SEED = 20240604
 
 
@@ -66,7 +75,7 @@ try:
     if ARGS.no_torch:
         raise ImportError
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 except ImportError:
     torch = None
 try:
@@ -255,7 +264,7 @@ def jax_call(path: str, d: dict[str, np.ndarray]) -> Callable[[], Any]:
     z = jnp.asarray(d["z"])
 
     def run() -> Any:
-        value, grad = compiled(z)
+        _value, grad = compiled(z)
         return grad.block_until_ready()
 
     return run
@@ -303,7 +312,7 @@ def main() -> None:
             print(header)
             for path in ARGS.paths.split(","):
                 candidates: dict[str, Callable[[], Any]] = {
-                    "exp": lambda: np.exp(d["z"]),
+                    "exp": functools.partial(np.exp, d["z"]),
                     "lb": lossbook_call(path, d, grad=True),
                     "lb value": lossbook_call(path, d, grad=False),
                 }

@@ -9,8 +9,6 @@ outputs of the input's dtype. The semantics are those of PyTorch's
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike
 

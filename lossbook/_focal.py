@@ -115,9 +115,7 @@ def sigmoid_focal_loss(
     >>> sigmoid_focal_loss(z, y, alpha=None, gamma=0.0)  # plain cross-entropy
     array([0.01814993, 0.69314718, 2.12692801])
     """
-    return _sigmoid_focal_loss(
-        logits, target, alpha=alpha, gamma=gamma, reduction=reduction
-    ).value
+    return _sigmoid_focal_loss(logits, target, alpha=alpha, gamma=gamma, reduction=reduction).value
 
 
 @overflow_is_inf
@@ -150,7 +148,9 @@ def _check_alpha(alpha: object) -> float | None:
     if value == -1.0:
         return None
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], or be -1 or None for no balancing; got {alpha!r}")
+        raise ValueError(
+            f"alpha must lie in [0, 1], or be -1 or None for no balancing; got {alpha!r}"
+        )
     return value
 
 

@@ -33,6 +33,7 @@ _BLOCK_BYTES = 512 * 1024
 _SHIFT_LOW = -10.0
 _MIN_TOTAL = 2.0**-20
 
+
 def index_ce_fused(
     z: FloatArray,
     y: IntpArray,
@@ -76,9 +77,7 @@ class _RowSums(NamedTuple):
     shift: F64  # s
 
 
-def _fused_rows(
-    z2: FloatArray, y: IntpArray, scale: F64 | None, out: FloatArray | None
-) -> F64:
+def _fused_rows(z2: FloatArray, y: IntpArray, scale: F64 | None, out: FloatArray | None) -> F64:
     """Per-row ``-log p_y`` (float64); with `scale`, fill `out` with scale * (p - onehot(y)).
 
     One pass over `z2` in blocks of rows small enough to stay in L2: exp into
@@ -177,11 +176,11 @@ def _row_losses(z2: FloatArray, y: IntpArray, sums: _RowSums) -> F64:
     float32 at logits of +-80, against 2 with the recomputation).
     """
     n = len(y)
-    e = sums.e_y.astype(np.float64)
-    r = sums.rest.astype(np.float64)
+    e: F64 = sums.e_y.astype(np.float64)
+    r: F64 = sums.rest.astype(np.float64)
     ok = sums.e_y >= np.finfo(sums.e_y.dtype).tiny
     ratio = np.divide(r, e, out=np.full(n, np.inf), where=ok)
-    loss = np.log1p(ratio)
+    loss: F64 = np.log1p(ratio)
     # Where e_y is subnormal or rest / e_y overflows (float64 losses beyond ~709),
     # log1p(ratio) is inf or inaccurate; the loss is then large, so log(total) - log(e_y)
     # has no harmful cancellation.

@@ -13,19 +13,16 @@ rounded to within one unit in the last place.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
+from lossbook._typing import F64, FloatArray, FloatDType, FloatResult
 
-__all__ = ["information", "entropy", "cross_entropy", "kl_divergence"]
-
-FloatArray = NDArray[np.floating[Any]]
+__all__ = ["cross_entropy", "entropy", "information", "kl_divergence"]
 
 
-def information(p: ArrayLike, base: float | None = None) -> FloatArray:
+def information(p: ArrayLike, base: float | None = None) -> FloatResult:
     r"""Information content (surprisal) of events with probability `p`.
 
     .. math:: I(p) = -\log_b p
@@ -78,7 +75,7 @@ def information(p: ArrayLike, base: float | None = None) -> FloatArray:
     return _finish(result, log_base, array.dtype)
 
 
-def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatArray:
+def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatResult:
     r"""Shannon entropy of the distribution(s) `p` along `axis`.
 
     .. math:: H(P) = -\sum_i p_i \log_b p_i, \qquad 0 \log 0 = 0
@@ -132,7 +129,7 @@ def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatArr
 
 def cross_entropy(
     p: ArrayLike, q: ArrayLike, base: float | None = None, axis: int = -1
-) -> FloatArray:
+) -> FloatResult:
     r"""Cross-entropy of the model `q` relative to the data distribution `p`.
 
     .. math:: H(P, Q) = -\sum_i p_i \log_b q_i = H(P) + D_{\mathrm{KL}}(P \,\|\, Q)
@@ -190,7 +187,7 @@ def cross_entropy(
 
 def kl_divergence(
     p: ArrayLike, q: ArrayLike, base: float | None = None, axis: int = -1
-) -> FloatArray:
+) -> FloatResult:
     r"""Kullback-Leibler divergence of `q` from `p` along `axis`.
 
     .. math:: D_{\mathrm{KL}}(P \,\|\, Q) = \sum_i p_i \log_b \frac{p_i}{q_i}
@@ -313,5 +310,5 @@ def _distribution_pair(
     return p_b, q_b, axis, log_base
 
 
-def _finish(result: Any, log_base: float | None, dtype: Any) -> Any:
+def _finish(result: F64, log_base: float | None, dtype: FloatDType) -> FloatResult:
     return v.cast_result(result if log_base is None else result / log_base, dtype)

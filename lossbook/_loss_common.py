@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
 from lossbook._core import CHUNK_ELEMENTS
-from lossbook._typing import F64, BoolArray, FloatArray, IntpArray
+from lossbook._typing import F64, BoolArray, FloatArray, FloatResult, IntpArray
 
 __all__: list[str] = []
 
@@ -20,7 +20,7 @@ __all__: list[str] = []
 class ValueAndGrad(NamedTuple):
     """A loss value and its gradient with respect to the logits (None if not asked)."""
 
-    value: Any
+    value: FloatResult
     grad: FloatArray | None
 
 
@@ -91,7 +91,6 @@ def unit_scaled(w: F64) -> tuple[F64, int]:
     return (w, 0) if -512 < e <= 512 else (np.ldexp(w, -e), e)
 
 
-
 def class_weight(weight: ArrayLike | None, n_classes: int) -> F64 | None:
     """Per-class weights of shape (C,), finite and non-negative, as float64; or None."""
     if weight is None:
@@ -159,13 +158,14 @@ def elementwise_pass(
     grad = np.empty(z.shape, z.dtype) if need_grad else None
     outputs = [a for a in (per_item, grad) if a is not None]
     arrays = [z, *present, *outputs]
-    flags = [["readonly"]] * (1 + len(present)) + [["writeonly"]] * len(outputs)
+    flags: list[list[Literal["readonly", "writeonly"]]] = [["readonly"]] * (1 + len(present))
+    flags += [["writeonly"]] * len(outputs)
     factor = grad_scale(reduction, count)
     total = 0.0
     iterator = np.nditer(
-        arrays,  # type: ignore[arg-type]
+        arrays,
         flags=["external_loop", "buffered", "zerosize_ok", "grow_inner"],
-        op_flags=flags,  # type: ignore[arg-type]
+        op_flags=flags,
         op_dtypes=[np.float64] * len(arrays),
         casting="same_kind",
         buffersize=CHUNK_ELEMENTS,

@@ -40,7 +40,7 @@ from lossbook._loss_common import (
     row_weight,
     unit_scaled,
 )
-from lossbook._typing import F64, BoolArray, FloatArray, IntpArray
+from lossbook._typing import F64, BoolArray, FloatArray, FloatResult, IntpArray
 
 __all__ = ["softmax_cross_entropy"]
 
@@ -53,7 +53,7 @@ def softmax_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
-) -> FloatArray:
+) -> FloatResult:
     r"""Softmax cross-entropy of `logits` against class indices or probabilities.
 
     For one example with logits :math:`z` and an index target :math:`y`,

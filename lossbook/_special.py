@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from lossbook import _core
 from lossbook import _validation as v
-from lossbook._typing import F64, FloatArray
+from lossbook._typing import F64, FloatArray, FloatResult
 
 __all__ = [
     "log_sigmoid",
@@ -60,9 +60,7 @@ def _check_row_maxima(top: F64, name: str, defined_for_inf: bool) -> None:
         )
 
 
-def _map_rows(
-    z: ArrayLike, axis: int, compute: Callable[[_core.RowSoftmax], F64]
-) -> FloatArray:
+def _map_rows(z: ArrayLike, axis: int, compute: Callable[[_core.RowSoftmax], F64]) -> FloatArray:
     """Apply `compute` to the row softmax of every slice of `z` along `axis`."""
     work = v.as_float_array(z, "z")
     axis = v.check_axis(axis, work.ndim, "axis")
@@ -71,13 +69,15 @@ def _map_rows(
     z2, lead = _rows(work, (axis,))
     out = np.empty(z2.shape, work.dtype)
     exact = work.dtype != np.float64
-    for part in _core.row_slices(z2.shape[0], _core.block_rows(z2.shape[1])):
-        block = z2[part].astype(np.float64)
+    rows = _core.block_rows(z2.shape[1])
+    space = _core.Workspace(min(rows, z2.shape[0]), z2.shape[1])
+    for part in _core.row_slices(z2.shape[0], rows):
+        block = space.get("z", part.stop - part.start)
+        np.copyto(block, z2[part])
         _check_row_maxima(np.max(block, axis=1), "z", defined_for_inf=False)
         with np.errstate(over="ignore"):  # a float16 result beyond 65504 is inf
-            out[part] = compute(_core.row_softmax(block, exact))
-    result = np.moveaxis(out.reshape(*lead, z2.shape[1]), -1, axis)
-    return v.cast_result(result, work.dtype)
+            out[part] = compute(_core.row_softmax(block, exact, space))
+    return np.moveaxis(out.reshape(*lead, z2.shape[1]), -1, axis)
 
 
 def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -232,8 +232,7 @@ def logsumexp(
             work, b_arr = np.broadcast_arrays(work, b_arr)
         except ValueError:
             raise ValueError(
-                f"b with shape {b_arr.shape} does not broadcast against z with shape "
-                f"{work.shape}"
+                f"b with shape {b_arr.shape} does not broadcast against z with shape {work.shape}"
             ) from None
         weights, _ = _rows(b_arr, axes)
     z2, lead = _rows(work, axes)
@@ -414,7 +413,9 @@ def softmax_jacobian(z: ArrayLike) -> FloatArray:
     """
     work = v.as_float_array(z, "z")
     if work.ndim == 0:
-        raise ValueError("z must have at least one dimension (classes on the last axis); got a 0-d input")
+        raise ValueError(
+            "z must have at least one dimension (classes on the last axis); got a 0-d input"
+        )
     if work.shape[-1] == 0:
         raise ValueError("z is empty along the class axis (the last axis)")
     z2 = work.reshape(-1, work.shape[-1]).astype(np.float64)
@@ -427,10 +428,10 @@ def softmax_jacobian(z: ArrayLike) -> FloatArray:
     jacobian = -probs[:, :, None] * probs[:, None, :]
     diagonal = np.einsum("...ii->...i", jacobian)  # a writable view of the diagonal
     diagonal[...] = probs * complement
-    return v.cast_result(jacobian.reshape(*work.shape, work.shape[-1]), work.dtype)
+    return v.cast_array(jacobian.reshape(*work.shape, work.shape[-1]), work.dtype)
 
 
-def sigmoid(z: ArrayLike) -> FloatArray:
+def sigmoid(z: ArrayLike) -> FloatResult:
     r"""The logistic sigmoid ``1 / (1 + exp(-z))``, elementwise and stable.
 
     .. math:: \sigma(z) = \frac{1}{1 + e^{-z}} = \frac{e^{z}}{1 + e^{z}}
@@ -479,7 +480,7 @@ def sigmoid(z: ArrayLike) -> FloatArray:
     return v.cast_result(_core.sigmoid_parts(work.astype(np.float64)).sig_pos, work.dtype)
 
 
-def log_sigmoid(z: ArrayLike) -> FloatArray:
+def log_sigmoid(z: ArrayLike) -> FloatResult:
     r"""The logarithm of the sigmoid, ``-softplus(-z)``, elementwise and stable.
 
     .. math:: \log \sigma(z) = \min(z, 0) - \log\bigl(1 + e^{-|z|}\bigr)

@@ -7,12 +7,13 @@ receiving a silent NaN three calls later.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossbook._typing import BoolArray, FloatArray, FloatDType, IntpArray
+from lossbook._typing import BoolArray, FloatArray, FloatDType, FloatResult, IntpArray
 
 __all__: list[str] = []
 
@@ -52,14 +53,13 @@ def as_float_array(x: ArrayLike, name: str) -> FloatArray:
         raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
     dtype = array.dtype
     if dtype.type in _FLOAT_TYPES:
-        return array  # type: ignore[no-any-return]
+        return array
     if np.issubdtype(dtype, np.bool_) or np.issubdtype(dtype, np.integer):
         return array.astype(np.float64)
     if np.issubdtype(dtype, np.floating):  # longdouble: no accurate libm everywhere
         return array.astype(np.float64)
     raise TypeError(
-        f"{name} must hold real numbers (float16, float32, float64, int or bool), "
-        f"got dtype {dtype}"
+        f"{name} must hold real numbers (float16, float32, float64, int or bool), got dtype {dtype}"
     )
 
 
@@ -72,16 +72,22 @@ def compute_dtype(dtype: FloatDType) -> FloatDType:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
-def cast_result(result: ArrayLike, dtype: FloatDType) -> Any:
-    """Round `result` once to the caller's `dtype`; 0-d results become NumPy scalars.
+def cast_array(result: ArrayLike, dtype: FloatDType) -> FloatArray:
+    """Round `result` once to the caller's `dtype`.
 
     A result computed in a wider dtype can lie beyond the caller's range
     (``log_softmax`` of float16 ``[-65504, 65504]`` is -131008); inf is then
     the correctly rounded value, so the cast's overflow warning is silenced.
     """
     with np.errstate(over="ignore"):
-        result = np.asarray(result).astype(dtype, copy=False)
-    return result[()] if result.ndim == 0 else result
+        array: FloatArray = np.asarray(result).astype(dtype, copy=False)
+    return array
+
+
+def cast_result(result: ArrayLike, dtype: FloatDType) -> FloatResult:
+    """:func:`cast_array`, with a 0-d result returned as a NumPy scalar."""
+    array = cast_array(result, dtype)
+    return cast(FloatResult, array[()]) if array.ndim == 0 else array
 
 
 def check_no_nan(x: NDArray[Any], name: str) -> None:
@@ -121,7 +127,7 @@ def broadcast_pair(
         ) from None
 
 
-def sum_tolerance(dtype: np.dtype[Any], n: int) -> float:
+def sum_tolerance(dtype: FloatDType, n: int) -> float:
     """How far from 1 a sum of `n` probabilities of `dtype` may be.
 
     The larger of sqrt(eps) and n*eps: loose enough for probabilities that
@@ -129,7 +135,7 @@ def sum_tolerance(dtype: np.dtype[Any], n: int) -> float:
     tight enough to reject hand-typed values that were never normalised.
     """
     eps = float(np.finfo(dtype).eps)
-    return max(eps**0.5, n * eps)
+    return max(math.sqrt(eps), n * eps)
 
 
 def check_probabilities(p: NDArray[Any], name: str) -> None:
@@ -269,8 +275,7 @@ def check_broadcasts_to(
         return np.broadcast_to(x, shape)
     except ValueError:
         raise ValueError(
-            f"{name} with shape {x.shape} does not broadcast to the shape {shape} "
-            f"of {target_name}"
+            f"{name} with shape {x.shape} does not broadcast to the shape {shape} of {target_name}"
         ) from None
 
 

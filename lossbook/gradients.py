@@ -30,7 +30,7 @@ from lossbook._focal import (
 from lossbook._loss_common import ValueAndGrad
 from lossbook._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
 
-__all__ = ["grad", "value_and_grad", "numerical_gradient"]
+__all__ = ["grad", "numerical_gradient", "value_and_grad"]
 
 FloatArray = NDArray[np.floating[Any]]
 

@@ -88,7 +88,7 @@ def entropy(p: Sequence[Any]) -> mpmath.mpf:
 
 
 def cross_entropy(p: Sequence[Any], q: Sequence[Any]) -> mpmath.mpf:
-    return -mp.fsum(mpf(pi) * mp.log(mpf(qi)) for pi, qi in zip(p, q) if pi > 0)
+    return -mp.fsum(mpf(pi) * mp.log(mpf(qi)) for pi, qi in zip(p, q, strict=True) if pi > 0)
 
 
 def kl_divergence(p: Sequence[Any], q: Sequence[Any]) -> mpmath.mpf:
@@ -99,7 +99,7 @@ def kl_divergence(p: Sequence[Any], q: Sequence[Any]) -> mpmath.mpf:
     """
     return mp.fsum(
         (mpf(pi) * mp.log(mpf(pi) / mpf(qi)) if pi > 0 else 0) - mpf(pi) + mpf(qi)
-        for pi, qi in zip(p, q)
+        for pi, qi in zip(p, q, strict=True)
     )
 
 
@@ -118,5 +118,9 @@ def ulp_error(actual: Any, expected: Any, dtype: Any, floor: float = 0.0) -> flo
     return float(abs(mpf(actual) - exact) / unit)
 
 
-def max_ulp_error(actual: np.ndarray, expected: Sequence[Any], dtype: Any, floor: float = 0.0) -> float:
-    return max(ulp_error(a, e, dtype, floor) for a, e in zip(np.ravel(actual), expected))
+def max_ulp_error(
+    actual: np.ndarray, expected: Sequence[Any], dtype: Any, floor: float = 0.0
+) -> float:
+    return max(
+        ulp_error(a, e, dtype, floor) for a, e in zip(np.ravel(actual), expected, strict=True)
+    )

@@ -40,10 +40,10 @@ def test_softmax_family_on_random_rows_with_large_gaps(dtype: Any) -> None:
     z = rows(dtype)
     probs, logs, lse = lb.softmax(z), lb.log_softmax(z), lb.logsumexp(z)
     for i, row in enumerate(z):
-        for actual, exact in zip(probs[i], oracle.softmax(row)):
+        for actual, exact in zip(probs[i], oracle.softmax(row), strict=True):
             if representable(exact, dtype):
                 assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP[dtype], row
-        for actual, exact in zip(logs[i], oracle.log_softmax(row)):
+        for actual, exact in zip(logs[i], oracle.log_softmax(row), strict=True):
             assert oracle.ulp_error(actual, exact, dtype, floor=1.0) <= MAX_ULP[dtype], row
         error = oracle.ulp_error(lse[i], oracle.logsumexp(row), dtype, floor=1.0)
         assert error <= MAX_ULP[dtype], row
@@ -52,7 +52,7 @@ def test_softmax_family_on_random_rows_with_large_gaps(dtype: Any) -> None:
 def test_softmax_large_gap_regression() -> None:
     """Issue 10: 500 ulp in float64 when exp(z - max) used an unrecovered z - max."""
     row = np.array([0.1234567890123, 731.987654321, -3.3])
-    for actual, exact in zip(lb.softmax(row), oracle.softmax(row)):
+    for actual, exact in zip(lb.softmax(row), oracle.softmax(row), strict=True):
         if representable(exact, np.float64):
             assert oracle.ulp_error(actual, exact, np.float64) <= 2
 
@@ -108,7 +108,7 @@ def test_probability_targets_on_random_rows_with_large_gaps(dtype: Any) -> None:
     result = lb.softmax_cross_entropy(z, t, reduction="none")
     for i, row in enumerate(z):
         logs = oracle.log_softmax(row)
-        exact = -oracle.mp.fsum(oracle.mpf(ti) * li for ti, li in zip(t[i], logs))
+        exact = -oracle.mp.fsum(oracle.mpf(ti) * li for ti, li in zip(t[i], logs, strict=True))
         assert oracle.ulp_error(result[i], exact, dtype, floor=1.0) <= MAX_ULP[dtype] + 1
 
 
@@ -122,7 +122,7 @@ def test_ce_losses_beyond_709_are_finite_in_float64() -> None:
     assert np.isfinite(per_row).all()
     for i in range(0, 64, 8):
         assert oracle.ulp_error(per_row[i], ce_index(z[i], int(y[i])), np.float64) <= 4
-    value, grad = lb.value_and_grad(lb.softmax_cross_entropy)(z, y)
+    value, _grad = lb.value_and_grad(lb.softmax_cross_entropy)(z, y)
     assert np.isfinite(value)
     assert value == pytest.approx(np.mean(per_row), rel=1e-15)
 

@@ -69,7 +69,7 @@ def ref_softmax_ce(
     eps = label_smoothing
     losses, denominator = [], 0.0
     if np.issubdtype(np.asarray(target).dtype, np.integer):
-        for row, y in zip(z2, np.asarray(target).reshape(-1)):
+        for row, y in zip(z2, np.asarray(target).reshape(-1), strict=True):
             if ignore_index is not None and y == ignore_index:
                 losses.append(0.0)
                 continue
@@ -79,7 +79,7 @@ def ref_softmax_ce(
             losses.append((1 - eps) * nll + eps / c * smooth)
             denominator += w[y]
     else:
-        for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c)):
+        for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c), strict=True):
             ls = ref_log_softmax(row)
             t = t * (1 - eps) + eps / c
             losses.append(-oracle.mp.fsum(w[k] * t[k] * ls[k] for k in range(c)))
@@ -107,7 +107,7 @@ def ref_index_ce_grad(
     w = np.ones(c) if weight is None else np.asarray(weight, np.float64)
     grad = np.zeros(z.shape)
     denominator = 0.0
-    for i, y in zip(np.ndindex(z.shape[:-1]), np.asarray(target).reshape(-1)):
+    for i, y in zip(np.ndindex(z.shape[:-1]), np.asarray(target).reshape(-1), strict=True):
         if y == ignore_index:
             continue
         p = oracle.softmax(z[i])  # exp(z - lse) with lse to 60 digits
@@ -187,14 +187,15 @@ def test_softmax_ce_index_targets_match_pytorch_formula(
     if ignore_index is not None:
         target[0, 1] = target[2, 2] = ignore_index
     weight = rng.uniform(0.1, 2.0, 5) if weighted else None
-    kwargs = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    kwargs = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
     got = lb.softmax_cross_entropy(logits, target, reduction=reduction, **kwargs)
     expected = ref_softmax_ce(logits, target, reduction=reduction, **kwargs)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
     if reduction == "none":
         assert got.shape == (4, 3)
         if ignore_index is not None:
-            assert got[0, 1] == 0 and got[2, 2] == 0
+            assert got[0, 1] == 0
+            assert got[2, 2] == 0
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -224,9 +225,7 @@ def test_label_smoothing_equals_smoothed_probability_target() -> None:
     one_hot = np.eye(6)[y]
     for eps in [0.0, 0.1, 0.5, 1.0]:
         for reduction in REDUCTIONS:
-            by_index = lb.softmax_cross_entropy(
-                logits, y, label_smoothing=eps, reduction=reduction
-            )
+            by_index = lb.softmax_cross_entropy(logits, y, label_smoothing=eps, reduction=reduction)
             by_probs = lb.softmax_cross_entropy(
                 logits, one_hot * (1 - eps) + eps / 6, reduction=reduction
             )
@@ -326,20 +325,23 @@ def test_all_ignored_mean_is_zero_with_zero_gradient(label_smoothing: float) -> 
     z = np.array([[1.0, 2.0], [3.0, -1.0]])
     y = np.array([-100, -100])
     value, grad = vg_ce(z, y, ignore_index=-100, label_smoothing=label_smoothing)
-    assert value == 0.0 and not np.isnan(value)
+    assert value == 0.0
+    assert not np.isnan(value)
     assert np.all(grad == 0)
 
 
 def test_zero_target_weights_mean_is_zero() -> None:
     value, grad = vg_ce(np.array([[1.0, 2.0]]), np.array([0]), weight=[0.0, 1.0])
-    assert value == 0.0 and np.all(grad == 0)
+    assert value == 0.0
+    assert np.all(grad == 0)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_empty_batch(reduction: str) -> None:
     for target in [np.zeros(0, int), np.zeros((0, 3))]:
         value, grad = vg_ce(np.zeros((0, 3), np.float32), target, reduction=reduction)
-        assert grad.shape == (0, 3) and grad.dtype == np.float32
+        assert grad.shape == (0, 3)
+        assert grad.dtype == np.float32
         assert np.asarray(value).dtype == np.float32
         if reduction != "none":
             assert value == 0.0
@@ -380,7 +382,8 @@ def test_bce_every_finite_logit_is_fine() -> None:
     for y in [0.0, 1.0, 0.5]:
         value, grad = vg_bce(z, np.full(z.shape, y), reduction="none")
         assert np.all(np.isfinite(value) | (value == np.inf))
-        assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+        assert not np.isnan(value).any()
+        assert np.all(np.isfinite(grad))
     ones = lb.binary_cross_entropy_with_logits(z, np.ones(7), reduction="none")
     np.testing.assert_allclose(ones[3:], [math.log(2), 0.0, 0.0, 0.0], atol=1e-300)
     assert ones[0] == big
@@ -396,15 +399,18 @@ def test_softmax_ce_at_the_ends_of_the_float_range(dtype: type, options: dict) -
     target = np.eye(3)[y] if options.get("probabilities") else y
     smoothing = options.get("label_smoothing", 0.0)
     value, grad = vg_ce(z, target, label_smoothing=smoothing, reduction="none")
-    assert not np.isnan(value).any() and np.all(np.isfinite(grad))
-    assert value[1] == np.inf and value[2] == np.inf
+    assert not np.isnan(value).any()
+    assert np.all(np.isfinite(grad))
+    assert value[1] == np.inf
+    assert value[2] == np.inf
     if smoothing:
         assert value[0] > 0  # 0.1 * finfo.max in truth; inf in float64 (see the module notes)
     else:
         assert value[0] == 0.0
         np.testing.assert_array_equal(grad[0], 0.0)
         np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
-    assert grad[2, 1] < 0 and grad[2, 2] > 0
+    assert grad[2, 1] < 0
+    assert grad[2, 2] > 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -418,10 +424,13 @@ def test_ignored_or_zero_weight_entries_stay_zero_at_the_ends_of_the_range(dtype
         {"target": np.array([-1, 0]), "ignore_index": -1, "label_smoothing": 0.1},
     ]:
         value, grad = vg_ce(z, reduction="none", **kwargs)
-        assert value[0] == 0 and np.all(grad[0] == 0)
-        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+        assert value[0] == 0
+        assert np.all(grad[0] == 0)
+        assert np.all(np.isfinite(value))
+        assert np.all(np.isfinite(grad))
     value, grad = vg_bce(z, np.ones(z.shape), weight=np.array([0.0, 1.0, 1.0]), pos_weight=2.0)
-    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -471,7 +480,8 @@ def test_huge_class_weights_give_no_nan_gradient(
     big = 2.0**1023  # 3 * big overflows float64, and so does big / exp(-13)
     value, grad = vg_ce(z, target, weight=np.full(3, big), reduction=reduction)
     _, unit_grad = vg_ce(z.astype(np.float64), target, reduction=reduction)
-    assert not np.isnan(grad).any() and not np.isnan(value).any()
+    assert not np.isnan(grad).any()
+    assert not np.isnan(value).any()
     with np.errstate(over="ignore"):
         expected_grad = (unit_grad * big).astype(dtype)
     finite = np.isfinite(expected_grad)
@@ -504,7 +514,9 @@ def test_softmax_ce_index_targets_oracle(
     z, y = extreme_rows(dtype)
     got = lb.softmax_cross_entropy(z, y, reduction="none")
     assert got.dtype == dtype
-    errors = [oracle.ulp_error(g, mp_nll(row, t), dtype) for g, row, t in zip(got, z, y)]
+    errors = [
+        oracle.ulp_error(g, mp_nll(row, t), dtype) for g, row, t in zip(got, z, y, strict=True)
+    ]
     assert max(errors) <= MAX_ULP_FUSED[dtype], (max(errors), z[int(np.argmax(errors))])
 
 
@@ -513,14 +525,14 @@ def test_softmax_ce_smoothing_and_probability_targets_oracle(dtype: type) -> Non
     z, y = extreme_rows(dtype, seed=1)
     eps = oracle.mp.mpf(0.1)
     got = lb.softmax_cross_entropy(z, y, label_smoothing=0.1, reduction="none")
-    for g, row, t in zip(got, z, y):
+    for g, row, t in zip(got, z, y, strict=True):
         expected = (1 - eps) * mp_nll(row, t) + eps / 5 * oracle.mp.fsum(
             mp_nll(row, k) for k in range(5)
         )
         assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], row
     probs = np.random.default_rng(8).dirichlet(np.full(5, 0.3), len(z)).astype(dtype)
     got = lb.softmax_cross_entropy(z, probs, reduction="none")
-    for g, row, p in zip(got, z, probs):
+    for g, row, p in zip(got, z, probs, strict=True):
         expected = oracle.mp.fsum(oracle.mpf(p[k]) * mp_nll(row, k) for k in range(5))
         assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], row
 
@@ -535,7 +547,7 @@ def test_bce_oracle(dtype: type) -> None:
     pw = np.array([1.0, 3.0, 0.5, 1.0, 2.0] * (z.size // 5), dtype)
     got = lb.binary_cross_entropy_with_logits(z, y, pos_weight=pw, reduction="none")
     assert got.dtype == dtype
-    for g, zi, yi, pwi in zip(got, z, y, pw):
+    for g, zi, yi, pwi in zip(got, z, y, pw, strict=True):
         yi_, pwi_ = oracle.mpf(yi), oracle.mpf(pwi)
         expected = -(pwi_ * yi_ * oracle.log_sigmoid(zi) + (1 - yi_) * oracle.log_sigmoid(-zi))
         assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], (zi, yi)
@@ -597,10 +609,12 @@ def test_softmax_ce_dtypes(dtype: type, smoothing: float) -> None:
     out = np.float64 if dtype in (np.int32, np.bool_) else dtype
     for reduction in REDUCTIONS:
         value, grad = vg_ce(z, np.array([0, 2]), label_smoothing=smoothing, reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
         assert lb.softmax_cross_entropy(z, np.array([0, 2]), reduction=reduction).dtype == out
     value, grad = vg_ce(z, np.eye(3, dtype=np.float64)[[0, 2]])
-    assert np.asarray(value).dtype == out and grad.dtype == out
+    assert np.asarray(value).dtype == out
+    assert grad.dtype == out
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64, np.bool_])
@@ -609,7 +623,8 @@ def test_bce_dtypes(dtype: type) -> None:
     out = np.float64 if dtype in (np.int64, np.bool_) else dtype
     for reduction in REDUCTIONS:
         value, grad = vg_bce(z, np.array([[1.0, 0.0], [0.5, 1.0]]), reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
 
 
 def test_scalar_results_are_numpy_scalars() -> None:
@@ -622,7 +637,8 @@ def test_scalar_results_are_numpy_scalars() -> None:
 def test_float16_overflowing_sum_rounds_to_inf_without_warning() -> None:
     z = np.tile(np.array([[10.0, -10.0]], np.float16), (4000, 1))
     value = lb.softmax_cross_entropy(z, np.ones(4000, int), reduction="sum")
-    assert value == np.inf and value.dtype == np.float16
+    assert value == np.inf
+    assert value.dtype == np.float16
 
 
 # --- validation ----------------------------------------------------------------------
@@ -732,7 +748,7 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
     z, probs, w = _frozen(
         rng.normal(0, 3, (5, 4)).astype(dtype), rng.dirichlet(np.ones(4), 5), np.arange(1.0, 5.0)
     )
-    y, = _frozen(np.array([0, 3, 1, -1, 2]))
+    (y,) = _frozen(np.array([0, 3, 1, -1, 2]))
     copies = [a.copy() for a in (z, probs, w, y)]
     for fn in [lb.softmax_cross_entropy, vg_ce, lb.grad(lb.softmax_cross_entropy)]:
         fn(z, y, weight=w, ignore_index=-1)
@@ -742,5 +758,5 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
     bce_copies = [a.copy() for a in (yb, pw, wb)]
     for fn in [lb.binary_cross_entropy_with_logits, vg_bce]:
         fn(z, yb, weight=wb, pos_weight=pw)
-    for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies):
+    for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies, strict=True):
         np.testing.assert_array_equal(a, b)
