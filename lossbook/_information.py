@@ -108,6 +108,13 @@ def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatRes
     --------
     scipy.stats.entropy : Normalises `p` silently instead of checking it.
 
+    Notes
+    -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.entropy(p)`` is
+    ``scipy.stats.entropy(p, axis=-1)``.
+
     References
     ----------
     .. [1] T. M. Cover and J. A. Thomas, *Elements of Information Theory*,
@@ -162,6 +169,13 @@ def cross_entropy(
     See Also
     --------
     softmax_cross_entropy : The same quantity computed from logits.
+
+    Notes
+    -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.cross_entropy(p, q)`` is
+    ``scipy.stats.entropy(p, axis=-1) + scipy.stats.entropy(p, q, axis=-1)``.
 
     References
     ----------
@@ -219,6 +233,11 @@ def kl_divergence(
 
     Notes
     -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.kl_divergence(p, q)`` is
+    ``scipy.stats.entropy(p, q, axis=-1)``.
+
     It is not a distance: ``kl_divergence(p, q) != kl_divergence(q, p)`` in
     general [1]_. Each term is computed as the non-negative quantity
     ``p*log(p/q) - p + q`` (the extra terms sum to zero), with a series for
