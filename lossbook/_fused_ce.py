@@ -42,29 +42,60 @@ def index_ce_fused(
     reduction: str,
     need_grad: bool,
     dense: Callable[..., ValueAndGrad],
+    smoothing: float = 0.0,
 ) -> ValueAndGrad:
-    """Loss and gradient for index targets without smoothing; `dense` is the float64 path
-    (``dense(z, y, valid, w, smoothing, reduction, need_grad)``) for extreme weights."""
+    """Loss and gradient for index targets, with label smoothing `smoothing`.
+
+    `dense` is the float64 path (``dense(z, y, valid, w, smoothing, reduction,
+    need_grad)``) for weights so extreme that the compute dtype would overflow.
+
+    With smoothing the loss of row i is PyTorch's
+    ``(1 - eps) w_y nll_i + eps / C * sum_c w_c (-log p_ic)``, and the sum is
+    ``W * LSE_i - sum_c w_c z_ic`` (``W = sum_c w_c``), formed in float64 from
+    the fused pass's row sums and a float64 product of each block with `w`.
+    """
     n_classes = z.shape[-1]
     z2 = z.reshape(-1, n_classes)
     y1 = y.reshape(-1)
-    row_w = row_weight(y1, None if valid is None else valid.reshape(-1), w)
+    valid1 = None if valid is None else valid.reshape(-1)
+    row_w = row_weight(y1, valid1, w)
     count = float(len(y1)) if row_w is None else float(np.sum(row_w))
-    scale = None
+    ones = np.ones(len(y1))
+    rw = ones if row_w is None else row_w
+    live = ones if valid1 is None else valid1.astype(np.float64)
+    class_total = float(n_classes) if w is None else float(np.sum(w))
+    spec = None
     out = None
     if need_grad:
         factor = grad_scale(reduction, count)
-        scale = np.full(len(y1), factor) if row_w is None else row_w * factor
+        # The gradient of row i is factor * (T_i p - (1 - eps) w_y onehot(y) - eps / C * w),
+        # with T_i = (1 - eps) w_y + eps / C * W the total target mass of the row.
+        on = factor * (1.0 - smoothing) * rw
+        spread = factor * (smoothing / n_classes) * live if smoothing else None
+        scale = on if spread is None else on + spread * class_total
         if scale.size and scale.max() > np.finfo(v.compute_dtype(z.dtype)).max * _MIN_TOTAL:
             # scale / total (total >= _MIN_TOTAL) would overflow the compute dtype, and
             # 0 * inf give NaN: the gradient for weights that large comes from the
             # float64 path; the value from this one, so that it is the loss's to the bit.
-            grad = dense(z, y, valid, w, 0.0, reduction, need_grad).grad
-            return index_ce_fused(z, y, valid, w, reduction, False, dense)._replace(grad=grad)
+            grad = dense(z, y, valid, w, smoothing, reduction, need_grad).grad
+            result = index_ce_fused(z, y, valid, w, reduction, False, dense, smoothing)
+            return result._replace(grad=grad)
+        ct = v.compute_dtype(z.dtype)
+        spec = _GradSpec(scale, on, spread, None if w is None else w.astype(ct))
         out = np.empty(z.shape, z.dtype)
-    loss = _fused_rows(z2, y1, scale, None if out is None else out.reshape(-1, n_classes))
-    if row_w is not None:
-        loss = weighted(row_w, loss)
+    weights_for_sum = None
+    if smoothing:
+        weights_for_sum = np.ones(n_classes) if w is None else w
+    loss, sums, weighted_z = _fused_rows(
+        z2, y1, spec, None if out is None else out.reshape(-1, n_classes), weights_for_sum
+    )
+    if row_w is not None or smoothing:
+        loss = weighted((1.0 - smoothing) * rw, loss)
+    if smoothing and weighted_z is not None:
+        lse = sums.shift + np.log(sums.e_y.astype(np.float64) + sums.rest)
+        smooth = class_total * lse
+        smooth -= weighted_z
+        loss += weighted((smoothing / n_classes) * live, smooth)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
     return ValueAndGrad(v.cast_result(value, z.dtype), out)
 
@@ -77,8 +108,24 @@ class _RowSums(NamedTuple):
     shift: F64  # s
 
 
-def _fused_rows(z2: FloatArray, y: IntpArray, scale: F64 | None, out: FloatArray | None) -> F64:
-    """Per-row ``-log p_y`` (float64); with `scale`, fill `out` with scale * (p - onehot(y)).
+class _GradSpec(NamedTuple):
+    """Coefficients of the gradient ``scale * p - on * onehot(y) - spread * class_w``."""
+
+    scale: F64  # (N,) factor * T_i
+    on: F64  # (N,) factor * (1 - eps) * w_y
+    spread: F64 | None  # (N,) factor * eps / C (0 on ignored rows); None without smoothing
+    class_w: FloatArray | None  # (C,) class weights in the compute dtype; None for ones
+
+
+def _fused_rows(
+    z2: FloatArray,
+    y: IntpArray,
+    spec: _GradSpec | None,
+    out: FloatArray | None,
+    sum_weights: F64 | None,
+) -> tuple[F64, _RowSums, F64 | None]:
+    """Per-row ``-log p_y`` (float64) and the row sums; with `spec`, fill `out` with the
+    gradient; with `sum_weights`, also return ``z @ sum_weights`` per row in float64.
 
     One pass over `z2` in blocks of rows small enough to stay in L2: exp into
     the output buffer, gather and zero the target entry, row sums by BLAS,
@@ -92,10 +139,19 @@ def _fused_rows(z2: FloatArray, y: IntpArray, scale: F64 | None, out: FloatArray
     local = (np.arange(n) % rows) * c + y  # flat position of each target in its block
     direct = out is not None and out.dtype == ct
     scratch = None if direct else np.empty((min(rows, n), c), ct)
+    spread_scratch = None
+    if spec is not None and spec.spread is not None and spec.class_w is not None:
+        spread_scratch = np.empty((min(rows, n), c), ct)
+    weighted_z = None if sum_weights is None else np.empty(n)
+    wide = None if sum_weights is None else np.empty((min(rows, n), c))
     high = math.log(float(np.finfo(ct).max)) - math.log(c) - 2.0
     for start in range(0, n, rows):
         part = slice(start, min(start + rows, n))
-        block = out[part] if direct else scratch[: part.stop - start]  # type: ignore
+        block = out[part] if direct else scratch[: part.stop - start]  # type: ignore[index]
+        if wide is not None and weighted_z is not None and sum_weights is not None:
+            # sum_c w_c z_c in float64: it is differenced against W * LSE.
+            np.copyto(wide[: part.stop - start], z2[part])
+            np.matmul(wide[: part.stop - start], sum_weights, out=weighted_z[part])
         s = _exp_block(z2[part], block, high)
         flat = block.reshape(-1)
         np.take(flat, local[part], out=sums.e_y[part])
@@ -104,18 +160,48 @@ def _fused_rows(z2: FloatArray, y: IntpArray, scale: F64 | None, out: FloatArray
         sums.shift[part] = s
         total = sums.rest[part] + sums.e_y[part]
         low = np.flatnonzero(total < _MIN_TOTAL) if total.min() < _MIN_TOTAL else None
-        if scale is not None:
+        if spec is not None:
             if low is not None:
                 total[low] = 1.0  # these rows are redone below; avoid 0/0 meanwhile
-            k = (scale[part] / total).astype(ct)
-            np.multiply(block, k[:, None], out=block)
-            flat[local[part]] = 0.0 - k * sums.rest[part]
+            idx = np.arange(part.start, part.stop)
+            _block_grad(block, y[part], idx, total, sums.rest[part], spec, spread_scratch)
         if low is not None:
-            _redo_rows(z2, y, start + low, scale, sums, block, low)
+            _redo_rows(z2, y, start + low, spec, sums, block, low)
         if out is not None and not direct:
             with np.errstate(over="ignore"):
                 np.copyto(out[part], block)
-    return _row_losses(z2, y, sums)
+    return _row_losses(z2, y, sums), sums, weighted_z
+
+
+def _block_grad(
+    block: FloatArray,
+    yb: IntpArray,
+    idx: IntpArray,
+    total: FloatArray,
+    rest: FloatArray,
+    spec: _GradSpec,
+    scratch: FloatArray | None,
+) -> None:
+    """Turn the exponentials in `block` (target entries zeroed) into gradient rows `idx`."""
+    ct = block.dtype
+    k = (spec.scale[idx] / total).astype(ct)
+    np.multiply(block, k[:, None], out=block)
+    rows = np.arange(len(idx))
+    if spec.spread is None:
+        block[rows, yb] = 0.0 - k * rest
+        return
+    spread = spec.spread[idx]
+    if spec.class_w is None:
+        block -= spread.astype(ct)[:, None]
+        w_y: F64 | float = 1.0
+    else:
+        part = scratch[: len(idx)] if scratch is not None else np.empty(block.shape, ct)
+        np.multiply(spread.astype(ct)[:, None], spec.class_w[None, :], out=part)
+        block -= part
+        w_y = spec.class_w[yb].astype(np.float64)
+    # scale * p_y - on - spread * w_y, with scale * p_y = scale - k * rest.
+    head = spec.scale[idx] - spec.on[idx] - spread * w_y
+    block[rows, yb] = head - k.astype(np.float64) * rest
 
 
 def _exp_block(zb: FloatArray, block: FloatArray, high: float) -> float:
@@ -139,7 +225,7 @@ def _redo_rows(
     z2: FloatArray,
     y: IntpArray,
     idx: IntpArray,
-    scale: F64 | None,
+    spec: _GradSpec | None,
     sums: _RowSums,
     block: FloatArray,
     low: IntpArray,
@@ -157,11 +243,10 @@ def _redo_rows(
     zr[rows, yr] = 0
     sums.rest[idx] = np.sum(zr, axis=1)
     sums.shift[idx] = top[:, 0]
-    if scale is not None:
+    if spec is not None:
         # The row max contributes exactly 1 to the total, so it cannot vanish.
-        k = (scale[idx] / (sums.rest[idx] + sums.e_y[idx])).astype(ct)
-        zr *= k[:, None]
-        zr[rows, yr] = 0.0 - k * sums.rest[idx]
+        total = sums.rest[idx] + sums.e_y[idx]
+        _block_grad(zr, yr, idx, total, sums.rest[idx], spec, None)
         block[low] = zr
 
 

@@ -209,8 +209,12 @@ def _softmax_cross_entropy(
         if w is not None and reduction == "mean":
             # The weighted mean sum(w_y l) / sum(w_y) does not change when w is scaled.
             w = unit_scaled(w)[0]
-        if smoothing == 0.0:
-            return index_ce_fused(z, y, valid, w, reduction, need_grad, _index_ce_dense)
+        if smoothing == 0.0 or z.dtype != np.float64:
+            # float64 logits with smoothing stay on the float64 core: W * LSE - w.z
+            # would cancel to more than a few ulp there.
+            return index_ce_fused(
+                z, y, valid, w, reduction, need_grad, _index_ce_dense, smoothing
+            )
         return _index_ce_dense(z, y, valid, w, smoothing, reduction, need_grad)
     if t.shape != z.shape:
         raise ValueError(
