@@ -51,7 +51,8 @@ def index_ce_fused(
 
     With smoothing the loss of row i is PyTorch's
     ``(1 - eps) w_y nll_i + eps / C * sum_c w_c (-log p_ic)``, and the sum is
-    ``W * LSE_i - sum_c w_c z_ic`` (``W = sum_c w_c``), formed in float64 from
+    ``W (LSE_i - m_i) + sum_c w_c (m_i - z_ic)`` (``W = sum_c w_c``, ``m_i``
+    the row's largest logit), two non-negative terms formed in float64 from
     the fused pass's row sums and a float64 product of each block with `w`.
     """
     n_classes = z.shape[-1]
@@ -86,15 +87,13 @@ def index_ce_fused(
     weights_for_sum = None
     if smoothing:
         weights_for_sum = np.ones(n_classes) if w is None else w
-    loss, sums, weighted_z = _fused_rows(
+    loss, smooth_sums = _fused_rows(
         z2, y1, spec, None if out is None else out.reshape(-1, n_classes), weights_for_sum
     )
     if row_w is not None or smoothing:
         loss = weighted((1.0 - smoothing) * rw, loss)
-    if smoothing and weighted_z is not None:
-        lse = sums.shift + np.log(sums.e_y.astype(np.float64) + sums.rest)
-        smooth = class_total * lse
-        smooth -= weighted_z
+    if smooth_sums is not None:
+        smooth = class_total * smooth_sums.lse_gap + smooth_sums.weighted_gap
         loss += weighted((smoothing / n_classes) * live, smooth)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
     return ValueAndGrad(v.cast_result(value, z.dtype), out)
@@ -106,6 +105,13 @@ class _RowSums(NamedTuple):
     e_y: FloatArray  # exp(z_y - s), compute dtype
     rest: FloatArray  # sum over j != y of exp(z_j - s), compute dtype
     shift: F64  # s
+
+
+class _SmoothingSums(NamedTuple):
+    """Per row, float64: LSE - m and sum_c w_c (m - z_c), m the row's largest logit."""
+
+    lse_gap: F64
+    weighted_gap: F64
 
 
 class _GradSpec(NamedTuple):
@@ -123,9 +129,9 @@ def _fused_rows(
     spec: _GradSpec | None,
     out: FloatArray | None,
     sum_weights: F64 | None,
-) -> tuple[F64, _RowSums, F64 | None]:
-    """Per-row ``-log p_y`` (float64) and the row sums; with `spec`, fill `out` with the
-    gradient; with `sum_weights`, also return ``z @ sum_weights`` per row in float64.
+) -> tuple[F64, _SmoothingSums | None]:
+    """Per-row ``-log p_y`` (float64); with `spec`, fill `out` with the gradient; with
+    `sum_weights` (w), also the pieces of ``sum_c w_c (-log p_c)`` per row.
 
     One pass over `z2` in blocks of rows small enough to stay in L2: exp into
     the output buffer, gather and zero the target entry, row sums by BLAS,
@@ -143,16 +149,21 @@ def _fused_rows(
     if spec is not None and spec.spread is not None and spec.class_w is not None:
         spread_scratch = np.empty((min(rows, n), c), ct)
     weighted_z = None if sum_weights is None else np.empty(n)
+    row_max = np.empty(n)
     wide = None if sum_weights is None else np.empty((min(rows, n), c))
     high = math.log(float(np.finfo(ct).max)) - math.log(c) - 2.0
     for start in range(0, n, rows):
         part = slice(start, min(start + rows, n))
         block = out[part] if direct else scratch[: part.stop - start]  # type: ignore[index]
+        s = _exp_block(z2[part], block, high)  # raises for NaN or inf logits
         if wide is not None and weighted_z is not None and sum_weights is not None:
-            # sum_c w_c z_c in float64: it is differenced against W * LSE.
-            np.copyto(wide[: part.stop - start], z2[part])
-            np.matmul(wide[: part.stop - start], sum_weights, out=weighted_z[part])
-        s = _exp_block(z2[part], block, high)
+            # sum_c w_c (m - z_c) with m the row max, in float64: every term is >= 0
+            # (m - z_c is exact for float16 and float32 data), so nothing cancels.
+            zw = wide[: part.stop - start]
+            np.copyto(zw, z2[part])
+            np.max(zw, axis=1, out=row_max[part])
+            np.subtract(row_max[part, None], zw, out=zw)
+            np.matmul(zw, sum_weights, out=weighted_z[part])
         flat = block.reshape(-1)
         np.take(flat, local[part], out=sums.e_y[part])
         flat[local[part]] = 0
@@ -170,7 +181,12 @@ def _fused_rows(
         if out is not None and not direct:
             with np.errstate(over="ignore"):
                 np.copyto(out[part], block)
-    return _row_losses(z2, y, sums), sums, weighted_z
+    smooth = None
+    if weighted_z is not None:
+        # sum_c w_c (-log p_c) = W (LSE - m) + sum_c w_c (m - z_c): two terms >= 0.
+        lse_gap = (sums.shift - row_max) + np.log(sums.e_y.astype(np.float64) + sums.rest)
+        smooth = _SmoothingSums(np.maximum(lse_gap, 0.0), weighted_z)
+    return _row_losses(z2, y, sums), smooth
 
 
 def _block_grad(

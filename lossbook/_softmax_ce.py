@@ -212,9 +212,7 @@ def _softmax_cross_entropy(
         if smoothing == 0.0 or z.dtype != np.float64:
             # float64 logits with smoothing stay on the float64 core: W * LSE - w.z
             # would cancel to more than a few ulp there.
-            return index_ce_fused(
-                z, y, valid, w, reduction, need_grad, _index_ce_dense, smoothing
-            )
+            return index_ce_fused(z, y, valid, w, reduction, need_grad, _index_ce_dense, smoothing)
         return _index_ce_dense(z, y, valid, w, smoothing, reduction, need_grad)
     if t.shape != z.shape:
         raise ValueError(

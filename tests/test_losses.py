@@ -11,9 +11,9 @@ spacing below the normal range), asserted on logits up to +-1e4 (float64),
 
 * ``MAX_ULP_FUSED`` -- softmax_cross_entropy with index targets (with label
   smoothing too, for float16 and float32 logits), whose fused kernel works in
-  float32 for float16 and float32 input: float16 1 (rounded once from float32; measured 0.50), float32 6
-  (measured 3.1: each float32 ``exp`` contributes up to about one ulp to
-  ``rest / e_y``), float64 4 (measured 1.4).
+  float32 for float16 and float32 input: float16 1 (rounded once from
+  float32; measured 0.50), float32 6 (measured 3.1: each float32 ``exp``
+  contributes up to about one ulp to ``rest / e_y``), float64 4 (measured 1.4).
 * ``MAX_ULP`` -- every other path, computed in float64 and rounded once:
   float16 and float32 1 (measured 0.50), float64 6 (measured 2.5 with label
   smoothing or probability targets, 1.1 for the binary loss).
