@@ -173,19 +173,20 @@ def sigmoid_parts(z: F64) -> SigmoidParts:
     Only ``exp(-|z|)`` is formed, so nothing overflows, and each quantity is
     computed directly instead of as ``1 - something``.
     """
-    small = np.abs(z)
+    # Every result has an explicit out=, so that 0-d input stays a 0-d array.
+    small = np.abs(z, out=np.empty_like(z))
     np.negative(small, out=small)
     np.exp(small, out=small)
-    one_plus = 1.0 + small
+    one_plus = np.add(small, 1.0, out=np.empty_like(z))
     positive = z >= 0
     sig_pos = np.where(positive, 1.0, small)
     sig_pos /= one_plus
     sig_neg = np.where(positive, small, 1.0)
     sig_neg /= one_plus
     log1p_small = np.log1p(small, out=small)
-    log_pos = np.minimum(z, 0.0)
+    log_pos = np.minimum(z, 0.0, out=np.empty_like(z))
     log_pos -= log1p_small
-    log_neg = np.maximum(z, 0.0)
+    log_neg = np.maximum(z, 0.0, out=np.empty_like(z))
     np.negative(log_neg, out=log_neg)
     log_neg -= log1p_small
     return SigmoidParts(sig_pos, sig_neg, log_pos, log_neg)

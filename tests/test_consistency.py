@@ -102,3 +102,11 @@ def test_logsumexp_weights_and_sign_match_the_oracle() -> None:
 def test_error_messages_name_the_argument(call: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("func", [lb.sigmoid, lb.log_sigmoid])
+def test_elementwise_functions_of_0d_input_return_scalars(func: Any) -> None:
+    for value in (-20.0, np.float32(3.0), np.array(2.0)):
+        result = func(value)
+        assert np.ndim(result) == 0
+        assert result.dtype == np.asarray(value).dtype
