@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -123,6 +123,29 @@ class _GradSpec(NamedTuple):
     class_w: FloatArray | None  # (C,) class weights in the compute dtype; None for ones
 
 
+class _RowBuffers:
+    """Per-row work vectors of one block, allocated once per call and reused.
+
+    A fresh array of 128 KiB or more is an mmap and a page fault per page with
+    glibc's malloc; at small class counts a block has tens of thousands of rows,
+    so these vectors are preallocated and every operation writes into them.
+    """
+
+    def __init__(self, rows: int, n_cols: int, ct: np.dtype[Any]) -> None:
+        self.base = np.arange(rows) * n_cols  # flat offset of each row in a block
+        self.local = np.empty(rows, np.intp)
+        self.e_y = np.empty(rows, ct)
+        self.rest = np.empty(rows, ct)
+        self.total = np.empty(rows, ct)
+        self.k = np.empty(rows, ct)
+        self.head = np.empty(rows, ct)
+        self.e64 = np.empty(rows)
+        self.r64 = np.empty(rows)
+        self.ratio = np.empty(rows)
+        self.shift = np.empty(rows)
+        self.ok = np.empty(rows, np.bool_)
+
+
 def _fused_rows(
     z2: FloatArray,
     y: IntpArray,
@@ -135,89 +158,100 @@ def _fused_rows(
 
     One pass over `z2` in blocks of rows small enough to stay in L2: exp into
     the output buffer, gather and zero the target entry, row sums by BLAS,
-    scale in place, write the target entry. Only (N,) vectors leave the loop.
+    scale in place, write the target entry, and the block's losses. Only the
+    (N,) losses leave the loop.
     """
     n, c = z2.shape
     ct = v.compute_dtype(z2.dtype)
-    rows = max(1, _BLOCK_BYTES // (c * ct.itemsize))
-    sums = _RowSums(np.empty(n, ct), np.empty(n, ct), np.zeros(n))
+    rows = max(1, min(n, _BLOCK_BYTES // (c * ct.itemsize)))
+    buf = _RowBuffers(rows, c, ct)
     ones = np.ones(c, ct)
-    local = (np.arange(n) % rows) * c + y  # flat position of each target in its block
+    loss = np.empty(n)
     direct = out is not None and out.dtype == ct
-    scratch = None if direct else np.empty((min(rows, n), c), ct)
+    scratch = None if direct else np.empty((rows, c), ct)
     spread_scratch = None
     if spec is not None and spec.spread is not None and spec.class_w is not None:
-        spread_scratch = np.empty((min(rows, n), c), ct)
-    weighted_z = None if sum_weights is None else np.empty(n)
-    row_max = np.empty(n)
-    wide = None if sum_weights is None else np.empty((min(rows, n), c))
+        spread_scratch = np.empty((rows, c), ct)
+    smooth = None
+    wide = None
+    if sum_weights is not None:
+        smooth = _SmoothingSums(np.empty(n), np.empty(n))
+        wide = np.empty((rows, c))
     high = math.log(float(np.finfo(ct).max)) - math.log(c) - 2.0
     for start in range(0, n, rows):
         part = slice(start, min(start + rows, n))
-        block = out[part] if direct else scratch[: part.stop - start]  # type: ignore[index]
+        b = part.stop - start
+        block = out[part] if direct else scratch[:b]  # type: ignore[index]
         s = _exp_block(z2[part], block, high)  # raises for NaN or inf logits
-        if wide is not None and weighted_z is not None and sum_weights is not None:
-            # sum_c w_c (m - z_c) with m the row max, in float64: every term is >= 0
-            # (m - z_c is exact for float16 and float32 data), so nothing cancels.
-            zw = wide[: part.stop - start]
-            np.copyto(zw, z2[part])
-            np.max(zw, axis=1, out=row_max[part])
-            np.subtract(row_max[part, None], zw, out=zw)
-            np.matmul(zw, sum_weights, out=weighted_z[part])
+        local = np.add(buf.base[:b], y[part], out=buf.local[:b])
         flat = block.reshape(-1)
-        np.take(flat, local[part], out=sums.e_y[part])
-        flat[local[part]] = 0
-        np.matmul(block, ones, out=sums.rest[part])
-        sums.shift[part] = s
-        total = sums.rest[part] + sums.e_y[part]
+        sums = _RowSums(buf.e_y[:b], buf.rest[:b], buf.shift[:b])
+        np.take(flat, local, out=sums.e_y)
+        flat[local] = 0
+        np.matmul(block, ones, out=sums.rest)
+        sums.shift.fill(s)
+        total = np.add(sums.rest, sums.e_y, out=buf.total[:b])
         low = np.flatnonzero(total < _MIN_TOTAL) if total.min() < _MIN_TOTAL else None
         if spec is not None:
             if low is not None:
                 total[low] = 1.0  # these rows are redone below; avoid 0/0 meanwhile
-            idx = np.arange(part.start, part.stop)
-            _block_grad(block, y[part], idx, total, sums.rest[part], spec, spread_scratch)
+            _block_grad(block, local, part, total, sums.rest, spec, spread_scratch, buf)
         if low is not None:
-            _redo_rows(z2, y, start + low, spec, sums, block, low)
+            _redo_rows(z2[part], y[part], low, part, spec, sums, block)
         if out is not None and not direct:
             with np.errstate(over="ignore"):
                 np.copyto(out[part], block)
-    smooth = None
-    if weighted_z is not None:
-        # sum_c w_c (-log p_c) = W (LSE - m) + sum_c w_c (m - z_c): two terms >= 0.
-        lse_gap = (sums.shift - row_max) + np.log(sums.e_y.astype(np.float64) + sums.rest)
-        smooth = _SmoothingSums(np.maximum(lse_gap, 0.0), weighted_z)
-    return _row_losses(z2, y, sums), smooth
+        _row_losses(z2[part], y[part], sums, buf, loss[part])
+        if smooth is not None and wide is not None and sum_weights is not None:
+            # sum_c w_c (-log p_c) = W (LSE - m) + sum_c w_c (m - z_c), m the row max:
+            # two terms >= 0, in float64 (m - z_c is exact for float16/float32 data).
+            zw = wide[:b]
+            np.copyto(zw, z2[part])
+            top = np.max(zw, axis=1)
+            np.subtract(top[:, None], zw, out=zw)
+            np.matmul(zw, sum_weights, out=smooth.weighted_gap[part])
+            gap = (sums.shift - top) + np.log(sums.e_y.astype(np.float64) + sums.rest)
+            np.maximum(gap, 0.0, out=smooth.lse_gap[part])
+    return loss, smooth
 
 
 def _block_grad(
     block: FloatArray,
-    yb: IntpArray,
-    idx: IntpArray,
+    local: IntpArray,
+    part: slice | IntpArray,
     total: FloatArray,
     rest: FloatArray,
     spec: _GradSpec,
     scratch: FloatArray | None,
+    buf: _RowBuffers | None = None,
 ) -> None:
-    """Turn the exponentials in `block` (target entries zeroed) into gradient rows `idx`."""
+    """Turn the exponentials in `block` (target entries, at flat positions `local`,
+    zeroed) into the gradient rows `part` of the whole array."""
     ct = block.dtype
-    k = (spec.scale[idx] / total).astype(ct)
+    b = block.shape[0]
+    k = np.empty(b, ct) if buf is None else buf.k[:b]
+    with np.errstate(over="ignore"):
+        np.copyto(k, spec.scale[part] / total, casting="same_kind")
     np.multiply(block, k[:, None], out=block)
-    rows = np.arange(len(idx))
+    flat = block.reshape(-1)
+    head = np.empty(b, ct) if buf is None else buf.head[:b]
     if spec.spread is None:
-        block[rows, yb] = 0.0 - k * rest
+        np.multiply(k, rest, out=head)
+        np.negative(head, out=head)
+        flat[local] = head
         return
-    spread = spec.spread[idx]
+    spread = spec.spread[part]
     if spec.class_w is None:
         block -= spread.astype(ct)[:, None]
         w_y: F64 | float = 1.0
     else:
-        part = scratch[: len(idx)] if scratch is not None else np.empty(block.shape, ct)
-        np.multiply(spread.astype(ct)[:, None], spec.class_w[None, :], out=part)
-        block -= part
-        w_y = spec.class_w[yb].astype(np.float64)
+        weights = scratch[:b] if scratch is not None else np.empty(block.shape, ct)
+        np.multiply(spread.astype(ct)[:, None], spec.class_w[None, :], out=weights)
+        block -= weights
+        w_y = spec.class_w[local % block.shape[1]].astype(np.float64)
     # scale * p_y - on - spread * w_y, with scale * p_y = scale - k * rest.
-    head = spec.scale[idx] - spec.on[idx] - spread * w_y
-    block[rows, yb] = head - k.astype(np.float64) * rest
+    value = spec.scale[part] - spec.on[part] - spread * w_y
+    flat[local] = value - k.astype(np.float64) * rest
 
 
 def _exp_block(zb: FloatArray, block: FloatArray, high: float) -> float:
@@ -238,62 +272,62 @@ def _exp_block(zb: FloatArray, block: FloatArray, high: float) -> float:
 
 
 def _redo_rows(
-    z2: FloatArray,
-    y: IntpArray,
-    idx: IntpArray,
+    zb: FloatArray,
+    yb: IntpArray,
+    low: IntpArray,
+    part: slice,
     spec: _GradSpec | None,
     sums: _RowSums,
     block: FloatArray,
-    low: IntpArray,
 ) -> None:
-    """Redo rows `idx` (rows `low` of `block`), whose exponentials vanished under the
-    block's shift, with each row's own maximum as its shift."""
+    """Redo rows `low` of the block (logits `zb`), whose exponentials vanished under
+    the block's shift, with each row's own maximum as its shift."""
     ct = block.dtype
-    zr = z2[idx].astype(ct)
+    zr = zb[low].astype(ct)
     top = zr.max(axis=1, keepdims=True)
     np.subtract(zr, top, out=zr)
     np.exp(zr, out=zr)
-    rows = np.arange(len(idx))
-    yr = y[idx]
-    sums.e_y[idx] = zr[rows, yr]
+    rows = np.arange(len(low))
+    yr = yb[low]
+    sums.e_y[low] = zr[rows, yr]
     zr[rows, yr] = 0
-    sums.rest[idx] = np.sum(zr, axis=1)
-    sums.shift[idx] = top[:, 0]
+    sums.rest[low] = np.sum(zr, axis=1)
+    sums.shift[low] = top[:, 0]
     if spec is not None:
         # The row max contributes exactly 1 to the total, so it cannot vanish.
-        total = sums.rest[idx] + sums.e_y[idx]
-        _block_grad(zr, yr, idx, total, sums.rest[idx], spec, None)
+        total = sums.rest[low] + sums.e_y[low]
+        local = rows * zr.shape[1] + yr
+        _block_grad(zr, local, part.start + low, total, sums.rest[low], spec, None)
         block[low] = zr
 
 
-def _row_losses(z2: FloatArray, y: IntpArray, sums: _RowSums) -> F64:
-    """``-log p_y`` per row from the fused pass's sums.
+def _row_losses(zb: FloatArray, yb: IntpArray, sums: _RowSums, buf: _RowBuffers, loss: F64) -> None:
+    """``-log p_y`` for the rows of one block, from the fused pass's sums, into `loss`.
 
-    ``log1p(rest / e_y)`` keeps a tiny loss accurate; where e_y is subnormal
-    the loss exceeds ~80 and ``log(total) + s - z_y`` is accurate instead.
-    Rows that were shifted (s != 0) and have p_y > 1/2 are recomputed in
-    float64, because the rounding of ``z - s`` would otherwise limit a tiny
-    loss's relative accuracy to about ``|z - s|`` ulps (measured: 43 ulps in
-    float32 at logits of +-80, against 2 with the recomputation).
+    ``log1p(rest / e_y)`` keeps a tiny loss accurate; where e_y is subnormal,
+    or rest / e_y overflows (float64 losses beyond ~709), the loss is large and
+    ``log(total) + s - z_y`` is accurate instead. Rows that were shifted
+    (s != 0) and have p_y > 1/2 are recomputed in float64, because the
+    rounding of ``z - s`` would otherwise limit a tiny loss's relative
+    accuracy to about ``|z - s|`` ulps (measured: 43 ulps in float32 at
+    logits of +-80, against 2 with the recomputation).
     """
-    n = len(y)
-    e: F64 = sums.e_y.astype(np.float64)
-    r: F64 = sums.rest.astype(np.float64)
-    ok = sums.e_y >= np.finfo(sums.e_y.dtype).tiny
-    ratio = np.divide(r, e, out=np.full(n, np.inf), where=ok)
-    loss: F64 = np.log1p(ratio)
-    # Where e_y is subnormal or rest / e_y overflows (float64 losses beyond ~709),
-    # log1p(ratio) is inf or inaccurate; the loss is then large, so log(total) - log(e_y)
-    # has no harmful cancellation.
-    ok &= np.isfinite(ratio)
-    if not ok.all():
-        bad = np.flatnonzero(~ok)
-        z_y = z2[bad, y[bad]].astype(np.float64)
+    b = len(yb)
+    e, r, ratio, ok = buf.e64[:b], buf.r64[:b], buf.ratio[:b], buf.ok[:b]
+    np.copyto(e, sums.e_y)
+    np.copyto(r, sums.rest)
+    np.greater_equal(sums.e_y, np.finfo(sums.e_y.dtype).tiny, out=ok)
+    ratio.fill(np.inf)
+    np.divide(r, e, out=ratio, where=ok)
+    np.log1p(ratio, out=loss)
+    if not np.isfinite(loss).all():
+        bad = np.flatnonzero(~(ok & np.isfinite(ratio)))
+        z_y = zb[bad, yb[bad]].astype(np.float64)
         loss[bad] = np.log(r[bad] + e[bad]) + (sums.shift[bad] - z_y)
-    redo = np.flatnonzero((sums.shift != 0) & (ratio < 1.0))
-    if redo.size:
-        loss[redo] = _small_losses(z2[redo].astype(np.float64), y[redo])
-    return loss
+    if sums.shift.any():
+        redo = np.flatnonzero((sums.shift != 0) & (ratio < 1.0))
+        if redo.size:
+            loss[redo] = _small_losses(zb[redo].astype(np.float64), yb[redo])
 
 
 def _small_losses(z: F64, y: IntpArray) -> F64:
