@@ -224,47 +224,54 @@ def torch_calls(path: str, d: dict[str, np.ndarray]) -> dict[str, Callable[[], A
 
 
 def jax_call(path: str, d: dict[str, np.ndarray]) -> Callable[[], Any]:
-    y = jnp.asarray(d["y"])
-    t, b, pw = jnp.asarray(d["t"]), jnp.asarray(d["b"]), jnp.asarray(d["pw"])
+    """jit(value_and_grad) of the path's loss; the targets are jit arguments, not
+    constants (as constants, XLA spends seconds folding them)."""
 
-    def index(z: Any) -> Any:
+    def index(z: Any, a: dict[str, Any]) -> Any:
         log_p = jax.nn.log_softmax(z, axis=1)
-        return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
+        return -jnp.mean(jnp.take_along_axis(log_p, a["y"][:, None], axis=1))
 
-    def smoothed(z: Any) -> Any:
+    def smoothed(z: Any, a: dict[str, Any]) -> Any:
         log_p = jax.nn.log_softmax(z, axis=1)
-        nll = -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
+        nll = -jnp.take_along_axis(log_p, a["y"][:, None], axis=1)[:, 0]
         return jnp.mean(0.9 * nll - 0.1 * jnp.mean(log_p, axis=1))
 
-    def bce(z: Any, weight: Any = None) -> Any:
+    def bce(z: Any, a: dict[str, Any], weighted: bool = False) -> Any:
         log_pos, log_neg = jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
-        pos = b if weight is None else weight * b
+        b = a["b"]
+        pos = a["pw"] * b if weighted else b
         return -jnp.mean(pos * log_pos + (1 - b) * log_neg)
 
-    def sigmoid_focal(z: Any) -> Any:
+    def sigmoid_focal(z: Any, a: dict[str, Any]) -> Any:
+        b = a["b"]
         p = jax.nn.sigmoid(z)
         ce = -(b * jax.nn.log_sigmoid(z) + (1 - b) * jax.nn.log_sigmoid(-z))
         p_t = p * b + (1 - p) * (1 - b)
         return jnp.mean((0.25 * b + 0.75 * (1 - b)) * ce * (1 - p_t) ** 2)
 
-    def softmax_focal(z: Any) -> Any:
-        log_pt = jnp.take_along_axis(jax.nn.log_softmax(z, axis=1), y[:, None], axis=1)
+    def softmax_focal(z: Any, a: dict[str, Any]) -> Any:
+        log_p = jax.nn.log_softmax(z, axis=1)
+        log_pt = jnp.take_along_axis(log_p, a["y"][:, None], axis=1)
         return jnp.mean(-((1 - jnp.exp(log_pt)) ** 2) * log_pt)
 
-    fns: dict[str, Callable[[Any], Any]] = {
+    def probability(z: Any, a: dict[str, Any]) -> Any:
+        return -jnp.mean(jnp.sum(a["t"] * jax.nn.log_softmax(z, axis=1), axis=1))
+
+    fns: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
         "index": index,
         "smoothed": smoothed,
-        "probability": lambda z: -jnp.mean(jnp.sum(t * jax.nn.log_softmax(z, axis=1), axis=1)),
+        "probability": probability,
         "bce": bce,
-        "bce pos_weight": lambda z: bce(z, pw),
+        "bce pos_weight": lambda z, a: bce(z, a, weighted=True),
         "sigmoid focal": sigmoid_focal,
         "softmax focal": softmax_focal,
     }
     compiled = jax.jit(jax.value_and_grad(fns[path]))
     z = jnp.asarray(d["z"])
+    aux = {key: jnp.asarray(d[key]) for key in ("y", "t", "b", "pw")}
 
     def run() -> Any:
-        _value, grad = compiled(z)
+        _value, grad = compiled(z, aux)
         return grad.block_until_ready()
 
     return run

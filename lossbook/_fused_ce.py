@@ -61,9 +61,9 @@ def index_ce_fused(
     valid1 = None if valid is None else valid.reshape(-1)
     row_w = row_weight(y1, valid1, w)
     count = float(len(y1)) if row_w is None else float(np.sum(row_w))
-    ones = np.ones(len(y1))
-    rw = ones if row_w is None else row_w
-    live = ones if valid1 is None else valid1.astype(np.float64)
+    # Per-row coefficients are arrays only where rows differ (weights, ignored rows).
+    rw: F64 | float = 1.0 if row_w is None else row_w
+    live: F64 | float = 1.0 if valid1 is None else valid1.astype(np.float64)
     class_total = float(n_classes) if w is None else float(np.sum(w))
     spec = None
     out = None
@@ -74,7 +74,8 @@ def index_ce_fused(
         on = factor * (1.0 - smoothing) * rw
         spread = factor * (smoothing / n_classes) * live if smoothing else None
         scale = on if spread is None else on + spread * class_total
-        if scale.size and scale.max() > np.finfo(v.compute_dtype(z.dtype)).max * _MIN_TOTAL:
+        biggest = float(np.max(scale)) if np.size(scale) else 0.0
+        if biggest > np.finfo(v.compute_dtype(z.dtype)).max * _MIN_TOTAL:
             # scale / total (total >= _MIN_TOTAL) would overflow the compute dtype, and
             # 0 * inf give NaN: the gradient for weights that large comes from the
             # float64 path; the value from this one, so that it is the loss's to the bit.
@@ -90,11 +91,13 @@ def index_ce_fused(
     loss, smooth_sums = _fused_rows(
         z2, y1, spec, None if out is None else out.reshape(-1, n_classes), weights_for_sum
     )
-    if row_w is not None or smoothing:
-        loss = weighted((1.0 - smoothing) * rw, loss)
+    if row_w is not None:
+        loss = weighted((1.0 - smoothing) * row_w, loss)
+    elif smoothing:
+        loss *= 1.0 - smoothing
     if smooth_sums is not None:
         smooth = class_total * smooth_sums.lse_gap + smooth_sums.weighted_gap
-        loss += weighted((smoothing / n_classes) * live, smooth)
+        loss += weighted(np.asarray((smoothing / n_classes) * live), smooth)
     value = reduce_loss(loss.reshape(z.shape[:-1]), reduction, count)
     return ValueAndGrad(v.cast_result(value, z.dtype), out)
 
@@ -117,9 +120,9 @@ class _SmoothingSums(NamedTuple):
 class _GradSpec(NamedTuple):
     """Coefficients of the gradient ``scale * p - on * onehot(y) - spread * class_w``."""
 
-    scale: F64  # (N,) factor * T_i
-    on: F64  # (N,) factor * (1 - eps) * w_y
-    spread: F64 | None  # (N,) factor * eps / C (0 on ignored rows); None without smoothing
+    scale: F64 | float  # (N,) or one for all rows: factor * T_i
+    on: F64 | float  # (N,) or one for all rows: factor * (1 - eps) * w_y
+    spread: F64 | float | None  # factor * eps / C (0 on ignored rows); None without smoothing
     class_w: FloatArray | None  # (C,) class weights in the compute dtype; None for ones
 
 
@@ -231,7 +234,7 @@ def _block_grad(
     b = block.shape[0]
     k = np.empty(b, ct) if buf is None else buf.k[:b]
     with np.errstate(over="ignore"):
-        np.copyto(k, spec.scale[part] / total, casting="same_kind")
+        np.copyto(k, _at(spec.scale, part) / total, casting="same_kind")
     np.multiply(block, k[:, None], out=block)
     flat = block.reshape(-1)
     head = np.empty(b, ct) if buf is None else buf.head[:b]
@@ -240,7 +243,7 @@ def _block_grad(
         np.negative(head, out=head)
         flat[local] = head
         return
-    spread = spec.spread[part]
+    spread = np.broadcast_to(_at(spec.spread, part), (b,))
     if spec.class_w is None:
         block -= spread.astype(ct)[:, None]
         w_y: F64 | float = 1.0
@@ -250,8 +253,13 @@ def _block_grad(
         block -= weights
         w_y = spec.class_w[local % block.shape[1]].astype(np.float64)
     # scale * p_y - on - spread * w_y, with scale * p_y = scale - k * rest.
-    value = spec.scale[part] - spec.on[part] - spread * w_y
+    value = _at(spec.scale, part) - _at(spec.on, part) - spread * w_y
     flat[local] = value - k.astype(np.float64) * rest
+
+
+def _at(coefficient: F64 | float, part: slice | IntpArray) -> F64 | float:
+    """Rows `part` of a per-row coefficient, or the coefficient shared by every row."""
+    return coefficient if isinstance(coefficient, float) else coefficient[part]
 
 
 def _exp_block(zb: FloatArray, block: FloatArray, high: float) -> float:

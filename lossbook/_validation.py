@@ -261,7 +261,7 @@ def check_class_indices(
             f"{name} has class index {first!r} outside [0, {n_classes}) "
             f"(ignore_index={ignore_index})"
         )
-    indices = target.astype(np.intp)
+    indices = target.astype(np.intp, copy=False)
     if valid is not None:
         indices = np.where(valid, indices, 0)
     return indices, valid
