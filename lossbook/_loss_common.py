@@ -164,7 +164,7 @@ def elementwise_pass(
     total = 0.0
     iterator = np.nditer(
         arrays,
-        flags=["external_loop", "buffered", "zerosize_ok", "grow_inner"],
+        flags=["external_loop", "buffered", "zerosize_ok"],  # no grow_inner: chunks stay small
         op_flags=flags,
         op_dtypes=[np.float64] * len(arrays),
         casting="same_kind",
