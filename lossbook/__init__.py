@@ -14,6 +14,16 @@ Losses on logits, and their analytic gradients
     :func:`softmax_cross_entropy`, :func:`binary_cross_entropy_with_logits`,
     :func:`sigmoid_focal_loss`, :func:`softmax_focal_loss`, :func:`grad`,
     :func:`value_and_grad`, :func:`numerical_gradient`
+
+Layout (everything but ``gradients`` is private; import from ``lossbook``):
+``_core`` the numerics core (row softmax with the shift's rounding recovered,
+sigmoid pieces, blocks and workspaces) that every function of logits uses;
+``_special`` the softmax family and sigmoids; ``_information`` functions of
+probabilities; ``_softmax_ce``, ``_fused_ce``, ``_binary_ce`` and ``_focal``
+the losses; ``_loss_common`` their shared plumbing (the ``ValueAndGrad``
+kernel protocol, reductions, elementwise chunking); ``_validation`` input
+checks; ``_typing`` shared type aliases; ``gradients`` the registry
+``_KERNELS`` of analytic gradient kernels and ``grad``/``value_and_grad``.
 """
 
 from lossbook._binary_ce import binary_cross_entropy_with_logits

@@ -24,12 +24,10 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
+from tests.oracle import DTYPES, EXTREME, REDUCTIONS
 
 mp = oracle.mp
-DTYPES = [np.float16, np.float32, np.float64]
 MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 8}
-EXTREME = {np.float16: 10.0, np.float32: 80.0, np.float64: 1e4}
-REDUCTIONS = ["mean", "sum", "none"]
 vg_sigmoid = lb.value_and_grad(lb.sigmoid_focal_loss)
 vg_softmax = lb.value_and_grad(lb.softmax_focal_loss)
 vg_bce = lb.value_and_grad(lb.binary_cross_entropy_with_logits)

@@ -10,8 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
-
-DTYPES = [np.float16, np.float32, np.float64]
+from tests.oracle import DTYPES
 
 # Error bounds asserted against the 60-digit oracle, in ULPs of the result's dtype.
 # float16 is computed in float32 and rounded once, so it is within one rounding.
