@@ -754,3 +754,24 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
         fn(z, yb, weight=wb, pos_weight=pw)
     for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", [{}, {"weight": "w"}, {"ignore_index": 2}])
+@pytest.mark.parametrize("block_bytes", [64, 512 * 1024])
+def test_fused_label_smoothing_matches_the_float64_path(
+    monkeypatch: pytest.MonkeyPatch, reduction: str, options: dict, block_bytes: int
+) -> None:
+    """float32 logits with smoothing take the fused kernel; float64 the core: same numbers."""
+    monkeypatch.setattr(losses_module, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(11)
+    z32 = (rng.standard_normal((37, 6)) * 3).astype(np.float32)
+    y = rng.integers(0, 6, 37)
+    kwargs = {k: (rng.uniform(0.1, 3.0, 6) if val == "w" else val) for k, val in options.items()}
+    value32, grad32 = vg_ce(z32, y, label_smoothing=0.2, reduction=reduction, **kwargs)
+    value64, grad64 = vg_ce(
+        z32.astype(np.float64), y, label_smoothing=0.2, reduction=reduction, **kwargs
+    )
+    assert grad32.dtype == np.float32
+    np.testing.assert_allclose(value32, value64, rtol=4e-7)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-5, atol=1e-7 * np.abs(grad64).max())
