@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from lossbook import _validation as v
 from lossbook._binary_ce import _binary_cross_entropy_with_logits, binary_cross_entropy_with_logits
@@ -29,10 +29,9 @@ from lossbook._focal import (
 )
 from lossbook._loss_common import ValueAndGrad
 from lossbook._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
+from lossbook._typing import FloatArray
 
 __all__ = ["grad", "numerical_gradient", "value_and_grad"]
-
-FloatArray = NDArray[np.floating[Any]]
 
 # Each kernel takes the loss's own arguments plus need_grad=True and returns
 # ValueAndGrad(value, d value / d logits).
