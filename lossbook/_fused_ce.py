@@ -160,7 +160,7 @@ def _fused_rows(
     `sum_weights` (w), also the pieces of ``sum_c w_c (-log p_c)`` per row.
 
     One pass over `z2` in blocks of rows small enough to stay in L2: exp into
-    the output buffer, gather and zero the target entry, row sums by BLAS,
+    the output buffer, gather and zero the target entry, row sums,
     scale in place, write the target entry, and the block's losses. Only the
     (N,) losses leave the loop.
     """
@@ -177,7 +177,9 @@ def _fused_rows(
         spread_scratch = np.empty((rows, c), ct)
     smooth = None
     wide = None
+    weight_total = 0.0
     if sum_weights is not None:
+        weight_total = float(np.sum(sum_weights))
         smooth = _SmoothingSums(np.empty(n), np.empty(n))
         wide = np.empty((rows, c))
     high = math.log(float(np.finfo(ct).max)) - math.log(c) - 2.0
@@ -191,7 +193,7 @@ def _fused_rows(
         sums = _RowSums(buf.e_y[:b], buf.rest[:b], buf.shift[:b])
         np.take(flat, local, out=sums.e_y)
         flat[local] = 0
-        np.matmul(block, ones, out=sums.rest)
+        _row_sums(block, ones, sums.rest)
         sums.shift.fill(s)
         total = np.add(sums.rest, sums.e_y, out=buf.total[:b])
         low = np.flatnonzero(total < _MIN_TOTAL) if total.min() < _MIN_TOTAL else None
@@ -208,14 +210,36 @@ def _fused_rows(
         if smooth is not None and wide is not None and sum_weights is not None:
             # sum_c w_c (-log p_c) = W (LSE - m) + sum_c w_c (m - z_c), m the row max:
             # two terms >= 0, in float64 (m - z_c is exact for float16/float32 data).
+            # sum_c w_c (m - z_c) as W m - sum_c w_c z_c in float64: the products of
+            # float16/float32 data are exact there, and the difference loses at most a
+            # few float64 ulp of W |m|, far below the caller's precision.
             zw = wide[:b]
             np.copyto(zw, z2[part])
-            top = np.max(zw, axis=1)
-            np.subtract(top[:, None], zw, out=zw)
-            np.matmul(zw, sum_weights, out=smooth.weighted_gap[part])
+            top = np.max(z2[part], axis=1).astype(np.float64)
+            # einsum, not BLAS: OpenBLAS threads a long float64 gemv, and on a busy
+            # machine its threads' spin-waits measured 10-100x slower.
+            np.einsum("ij,j->i", zw, sum_weights, out=smooth.weighted_gap[part])
+            np.subtract(
+                weight_total * top, smooth.weighted_gap[part], out=smooth.weighted_gap[part]
+            )
+            np.maximum(smooth.weighted_gap[part], 0.0, out=smooth.weighted_gap[part])
             gap = (sums.shift - top) + np.log(sums.e_y.astype(np.float64) + sums.rest)
             np.maximum(gap, 0.0, out=smooth.lse_gap[part])
     return loss, smooth
+
+
+def _row_sums(block: FloatArray, ones: FloatArray, out: FloatArray) -> None:
+    """Row sums of `block` into `out`: BLAS for short rows, einsum for long ones.
+
+    OpenBLAS runs a long gemv on several threads, and on a busy machine their
+    spin-waits measured 10-1000x slower than one thread (float64, C >= 2**16);
+    einsum's own loop is as fast as BLAS for rows of 64 and more, but several
+    times slower for rows of 2 to 8, where gemv stays single-threaded.
+    """
+    if block.shape[1] >= 64:
+        np.einsum("ij->i", block, out=out)
+    else:
+        np.matmul(block, ones, out=out)
 
 
 def _block_grad(
