@@ -7,17 +7,40 @@ receiving a silent NaN three calls later.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from lossbook._typing import BoolArray, FloatArray, FloatDType, FloatResult, IntpArray
 
 __all__: list[str] = []
 
 _FLOAT_TYPES = (np.float16, np.float32, np.float64)
 
 
-def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
+def as_real_array(x: ArrayLike, name: str) -> NDArray[Any]:
+    """Return `x` as an array of a real dtype (bool, integer or float), never copying.
+
+    For arguments that are used block by block (targets, weights), so that a
+    conversion to float happens one cache-sized block at a time. Complex,
+    object and string arrays raise ``TypeError`` naming `name`.
+    """
+    try:
+        array = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from exc
+    kind = array.dtype.kind
+    if kind in "biuf":
+        return array
+    raise TypeError(
+        f"{name} must hold real numbers (float16, float32, float64, int or bool), "
+        f"got dtype {array.dtype}"
+    )
+
+
+def as_float_array(x: ArrayLike, name: str) -> FloatArray:
     """Return `x` as a floating-point array without copying when possible.
 
     float16, float32 and float64 are kept as they are; booleans and integers
@@ -36,12 +59,11 @@ def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
     if np.issubdtype(dtype, np.floating):  # longdouble: no accurate libm everywhere
         return array.astype(np.float64)
     raise TypeError(
-        f"{name} must hold real numbers (float16, float32, float64, int or bool), "
-        f"got dtype {dtype}"
+        f"{name} must hold real numbers (float16, float32, float64, int or bool), got dtype {dtype}"
     )
 
 
-def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+def compute_dtype(dtype: FloatDType) -> FloatDType:
     """The dtype to compute in: float16 is widened to float32.
 
     float16 has 11 significant bits and overflows at 65504, so intermediate
@@ -50,16 +72,22 @@ def compute_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
-def cast_result(result: Any, dtype: Any) -> Any:
-    """Round `result` once to the caller's `dtype`; 0-d results become NumPy scalars.
+def cast_array(result: ArrayLike, dtype: FloatDType) -> FloatArray:
+    """Round `result` once to the caller's `dtype`.
 
     A result computed in a wider dtype can lie beyond the caller's range
     (``log_softmax`` of float16 ``[-65504, 65504]`` is -131008); inf is then
     the correctly rounded value, so the cast's overflow warning is silenced.
     """
     with np.errstate(over="ignore"):
-        result = np.asarray(result).astype(dtype, copy=False)
-    return result[()] if result.ndim == 0 else result
+        array: FloatArray = np.asarray(result).astype(dtype, copy=False)
+    return array
+
+
+def cast_result(result: ArrayLike, dtype: FloatDType) -> FloatResult:
+    """:func:`cast_array`, with a 0-d result returned as a NumPy scalar."""
+    array = cast_array(result, dtype)
+    return cast(FloatResult, array[()]) if array.ndim == 0 else array
 
 
 def check_no_nan(x: NDArray[Any], name: str) -> None:
@@ -75,7 +103,7 @@ def check_finite(x: NDArray[Any], name: str) -> None:
         raise ValueError(f"{name} contains an infinite value")
 
 
-def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
+def check_axis(axis: object, ndim: int, name: str = "axis") -> int:
     """Return `axis` normalised to ``0 <= axis < ndim``."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(axis).__name__}")
@@ -99,7 +127,7 @@ def broadcast_pair(
         ) from None
 
 
-def sum_tolerance(dtype: np.dtype[Any], n: int) -> float:
+def sum_tolerance(dtype: FloatDType, n: int) -> float:
     """How far from 1 a sum of `n` probabilities of `dtype` may be.
 
     The larger of sqrt(eps) and n*eps: loose enough for probabilities that
@@ -107,7 +135,7 @@ def sum_tolerance(dtype: np.dtype[Any], n: int) -> float:
     tight enough to reject hand-typed values that were never normalised.
     """
     eps = float(np.finfo(dtype).eps)
-    return max(eps**0.5, n * eps)
+    return max(math.sqrt(eps), n * eps)
 
 
 def check_probabilities(p: NDArray[Any], name: str) -> None:
@@ -135,11 +163,15 @@ def check_distribution(p: NDArray[Any], name: str, axis: int) -> None:
         )
 
 
-def check_base(base: float | None) -> float | None:
+def check_base(base: object) -> float | None:
     """Return log(base), or None for the natural logarithm."""
     if base is None:
         return None
-    if isinstance(base, (bool, np.bool_)) or not np.isscalar(base) or not np.isreal(base):
+    if isinstance(base, np.ndarray) and base.ndim == 0:
+        base = base[()]
+    if isinstance(base, (bool, np.bool_)) or not isinstance(
+        base, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"base must be a real number or None, got {base!r}")
     value = float(base)
     if not np.isfinite(value) or value <= 0 or value == 1:
@@ -147,8 +179,10 @@ def check_base(base: float | None) -> float | None:
     return float(np.log(value))
 
 
-def check_reduction(reduction: str) -> str:
+def check_reduction(reduction: object) -> str:
     """Raise ``ValueError`` unless `reduction` is 'none', 'mean' or 'sum'."""
+    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
@@ -157,8 +191,13 @@ def check_reduction(reduction: str) -> str:
 # --- helpers for the losses (lossbook.losses, lossbook.focal) -------------------
 
 
-def check_real_scalar(x: Any, name: str) -> float:
-    """Return `x` as a finite Python float; ``TypeError`` unless it is a real scalar."""
+def check_real_scalar(x: object, name: str) -> float:
+    """Return `x` as a finite Python float; ``TypeError`` unless it is a real scalar.
+
+    Python and NumPy scalars and 0-d arrays are accepted.
+    """
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
     value = float(x)
@@ -167,7 +206,7 @@ def check_real_scalar(x: Any, name: str) -> float:
     return value
 
 
-def check_unit_interval(x: Any, name: str) -> float:
+def check_unit_interval(x: object, name: str) -> float:
     """Return `x` as a float after checking that it lies in [0, 1]."""
     value = check_real_scalar(x, name)
     if not 0.0 <= value <= 1.0:
@@ -175,10 +214,12 @@ def check_unit_interval(x: Any, name: str) -> float:
     return value
 
 
-def check_ignore_index(ignore_index: Any) -> int | None:
+def check_ignore_index(ignore_index: object) -> int | None:
     """Return `ignore_index` as an int, or None; ``TypeError`` for anything else."""
     if ignore_index is None:
         return None
+    if isinstance(ignore_index, np.ndarray) and ignore_index.ndim == 0:
+        ignore_index = ignore_index[()]
     if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(
         ignore_index, (int, np.integer)
     ):
@@ -194,7 +235,7 @@ def check_class_indices(
     n_classes: int,
     ignore_index: int | None,
     name: str = "target",
-) -> tuple[NDArray[np.intp], NDArray[np.bool_] | None]:
+) -> tuple[IntpArray, BoolArray | None]:
     """Validate integer class indices; return them (ignored entries set to 0) and a mask.
 
     `target` must already have an integer dtype, or a floating dtype holding
@@ -220,7 +261,7 @@ def check_class_indices(
             f"{name} has class index {first!r} outside [0, {n_classes}) "
             f"(ignore_index={ignore_index})"
         )
-    indices = target.astype(np.intp)
+    indices = target.astype(np.intp, copy=False)
     if valid is not None:
         indices = np.where(valid, indices, 0)
     return indices, valid
@@ -234,8 +275,7 @@ def check_broadcasts_to(
         return np.broadcast_to(x, shape)
     except ValueError:
         raise ValueError(
-            f"{name} with shape {x.shape} does not broadcast to the shape {shape} "
-            f"of {target_name}"
+            f"{name} with shape {x.shape} does not broadcast to the shape {shape} of {target_name}"
         ) from None
 
 

@@ -17,26 +17,21 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from lossbook import _validation as v
-from lossbook.focal import (
+from lossbook._binary_ce import _binary_cross_entropy_with_logits, binary_cross_entropy_with_logits
+from lossbook._focal import (
     _sigmoid_focal_loss,
     _softmax_focal_loss,
     sigmoid_focal_loss,
     softmax_focal_loss,
 )
-from lossbook.losses import (
-    ValueAndGrad,
-    _binary_cross_entropy_with_logits,
-    _softmax_cross_entropy,
-    binary_cross_entropy_with_logits,
-    softmax_cross_entropy,
-)
+from lossbook._loss_common import ValueAndGrad
+from lossbook._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
+from lossbook._typing import FloatArray
 
-__all__ = ["grad", "value_and_grad", "numerical_gradient"]
-
-FloatArray = NDArray[np.floating[Any]]
+__all__ = ["grad", "numerical_gradient", "value_and_grad"]
 
 # Each kernel takes the loss's own arguments plus need_grad=True and returns
 # ValueAndGrad(value, d value / d logits).
@@ -252,8 +247,10 @@ def numerical_gradient(
     step = float(np.cbrt(np.finfo(dtype).eps)) if eps is None else v.check_real_scalar(eps, "eps")
     if step <= 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
-    work = point.astype(dtype, copy=True)
-    flat = work.reshape(-1)  # a view: work is a fresh contiguous copy
+    # A fresh C-ordered copy, so that reshape(-1) is a view of it (for Fortran-ordered or
+    # transposed input, astype(copy=True) keeps the memory order and reshape would copy).
+    work = np.array(point, dtype=dtype, order="C", copy=True)
+    flat = work.reshape(-1)
     result = np.empty(work.size, np.float64)
     for i, xi in enumerate(point.reshape(-1).tolist()):
         h = step * max(1.0, abs(xi))

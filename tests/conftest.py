@@ -8,7 +8,11 @@ import pytest
 PAGES_CHECKED = pytest.StashKey[list[str]]()
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     pages = config.stash.get(PAGES_CHECKED, None)
     if pages:
-        terminalreporter.write_sep("-", f"browser test: {len(pages)} pages of _build/html checked in Chromium")
+        terminalreporter.write_sep(
+            "-", f"browser test: {len(pages)} pages of _build/html checked in Chromium"
+        )

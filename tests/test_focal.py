@@ -24,12 +24,10 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
+from tests.oracle import DTYPES, EXTREME, REDUCTIONS
 
 mp = oracle.mp
-DTYPES = [np.float16, np.float32, np.float64]
 MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 8}
-EXTREME = {np.float16: 10.0, np.float32: 80.0, np.float64: 1e4}
-REDUCTIONS = ["mean", "sum", "none"]
 vg_sigmoid = lb.value_and_grad(lb.sigmoid_focal_loss)
 vg_softmax = lb.value_and_grad(lb.softmax_focal_loss)
 vg_bce = lb.value_and_grad(lb.binary_cross_entropy_with_logits)
@@ -54,7 +52,9 @@ def ref_sigmoid_focal(z, y, alpha: float | None, gamma: float):  # type: ignore[
 
 
 def ref_sigmoid_focal_array(z, y, alpha, gamma, reduction):  # type: ignore[no-untyped-def]
-    out = [ref_sigmoid_focal(a, b, alpha, gamma) for a, b in zip(np.ravel(z), np.ravel(y))]
+    out = [
+        ref_sigmoid_focal(a, b, alpha, gamma) for a, b in zip(np.ravel(z), np.ravel(y), strict=True)
+    ]
     if reduction == "none":
         return np.array([float(x) for x in out]).reshape(np.shape(z))
     total = mp.fsum(out)
@@ -70,7 +70,7 @@ def ref_softmax_focal(z, y, alpha, gamma, ignore_index, reduction):  # type: ign
     """-alpha_t (1 - p_t)^gamma log p_t per example; 'mean' over non-ignored examples."""
     c = np.shape(z)[-1]
     out, count = [], 0
-    for row, t in zip(np.reshape(z, (-1, c)), np.ravel(y)):
+    for row, t in zip(np.reshape(z, (-1, c)), np.ravel(y), strict=True):
         if t == ignore_index:
             out.append(mp.mpf(0))
             continue
@@ -131,7 +131,7 @@ def test_sigmoid_focal_oracle(dtype: type) -> None:
     for alpha, gamma in [(0.25, 2.0), (None, 0.5), (0.7, 1.3)]:
         got = lb.sigmoid_focal_loss(z, y, alpha=alpha, gamma=gamma)
         assert got.dtype == dtype
-        for g, zi, yi in zip(got, z, y):
+        for g, zi, yi in zip(got, z, y, strict=True):
             error = oracle.ulp_error(g, ref_sigmoid_focal(zi, yi, alpha, gamma), dtype)
             assert error <= MAX_ULP[dtype], (zi, yi, alpha, gamma, error)
 
@@ -157,7 +157,8 @@ def test_softmax_focal_matches_reference(
     expected = ref_softmax_focal(z, y, alpha, gamma, ignore_index, reduction)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
     if reduction == "none" and ignore_index is not None:
-        assert got[0, 0] == 0 and got[1, 3] == 0
+        assert got[0, 0] == 0
+        assert got[1, 3] == 0
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -211,7 +212,7 @@ def test_softmax_focal_oracle(dtype: type) -> None:
     for a, gamma in [(None, 2.0), (alpha, 0.5), (0.5, 3.0)]:
         got = lb.softmax_focal_loss(z, y, alpha=a, gamma=gamma, reduction="none")
         assert got.dtype == dtype
-        for g, row, t in zip(got, z, y):
+        for g, row, t in zip(got, z, y, strict=True):
             nll = mp_nll(row, int(t))
             weight = 1 if a is None else (a[t] if np.ndim(a) else a)
             exact = oracle.mpf(weight) * (-mp.expm1(-nll)) ** oracle.mpf(gamma) * nll
@@ -267,8 +268,8 @@ def test_sigmoid_focal_gradient_is_finite_for_small_gamma(gamma: float) -> None:
     y = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0])  # all confident and correct
     grad = lb.grad(lb.sigmoid_focal_loss)(z, y, gamma=gamma)
     assert np.all(np.isfinite(grad))
-    for g, zi, yi in zip(grad, z, y):
-        exact = mp.diff(lambda t: ref_sigmoid_focal(t, yi, 0.25, gamma), oracle.mpf(zi))
+    for g, zi, yi in zip(grad, z, y, strict=True):
+        exact = mp.diff(lambda t, yi=yi: ref_sigmoid_focal(t, yi, 0.25, gamma), oracle.mpf(zi))
         assert float(g) == pytest.approx(float(exact), rel=1e-12, abs=1e-300)
 
 
@@ -278,7 +279,7 @@ def test_softmax_focal_gradient_is_finite_for_small_gamma(gamma: float) -> None:
     y = np.zeros(4, int)
     grad = lb.grad(lb.softmax_focal_loss)(z, y, gamma=gamma, reduction="sum")
     assert np.all(np.isfinite(grad))
-    for g_row, row in zip(grad, z):
+    for g_row, row in zip(grad, z, strict=True):
         for k in range(3):
 
             def loss_along(t, k=k, row=row):  # type: ignore[no-untyped-def]
@@ -309,15 +310,19 @@ def test_focal_at_the_ends_of_the_float_range(dtype: type) -> None:
     z = np.array([[big, -big, 0.0], [big, -big, 0.0]], dtype=dtype)
     for gamma in [0.0, 0.5, 2.0]:
         value, grad = vg_softmax(z, np.array([1, 0]), gamma=gamma, reduction="none")
-        assert value[0] == np.inf and value[1] == 0.0
+        assert value[0] == np.inf
+        assert value[1] == 0.0
         assert np.all(np.isfinite(grad))
         np.testing.assert_array_equal(grad[1], 0.0)
         value, grad = vg_sigmoid(z.ravel(), np.array([1.0, 0.0, 0.5, 0.0, 1.0, 1.0]), gamma=gamma)
-        assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+        assert not np.isnan(value).any()
+        assert np.all(np.isfinite(grad))
         # ignored, or weighted 0 by alpha: 0, not 0 * inf
         for kwargs in [{"ignore_index": 1}, {"alpha": np.array([1.0, 0.0, 1.0])}]:
             value, grad = vg_softmax(z, np.array([1, 0]), gamma=gamma, reduction="none", **kwargs)
-            assert value[0] == 0 and np.all(grad[0] == 0) and np.all(np.isfinite(grad))
+            assert value[0] == 0
+            assert np.all(grad[0] == 0)
+            assert np.all(np.isfinite(grad))
 
 
 # --- dtypes, validation, mutation ------------------------------------------------------
@@ -329,9 +334,11 @@ def test_focal_dtypes(dtype: type) -> None:
     out = np.float64 if dtype in (np.int16, np.bool_) else dtype
     for reduction in REDUCTIONS:
         value, grad = vg_sigmoid(z, np.ones((2, 3)), reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
         value, grad = vg_softmax(z, np.array([0, 2]), reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
         assert grad.shape == z.shape
 
 
@@ -342,7 +349,8 @@ def test_softmax_focal_accepts_whole_float_targets() -> None:
 
 def test_softmax_focal_all_ignored_mean_is_zero() -> None:
     value, grad = vg_softmax(np.ones((2, 3)), np.array([5, 5]), ignore_index=5)
-    assert value == 0.0 and np.all(grad == 0)
+    assert value == 0.0
+    assert np.all(grad == 0)
 
 
 Z = np.zeros((2, 3))
@@ -412,5 +420,5 @@ def test_focal_inputs_are_not_mutated() -> None:
         fn(z, y, alpha=0.3, gamma=0.5, reduction="mean")
     for fn in [lb.softmax_focal_loss, vg_softmax, lb.grad(lb.softmax_focal_loss)]:
         fn(z, idx, alpha=alpha, gamma=1.5, ignore_index=-1)
-    for a, b in zip(arrays, copies):
+    for a, b in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -9,11 +9,11 @@ Error bounds, in ULPs of the result's dtype at the exact value (subnormal
 spacing below the normal range), asserted on logits up to +-1e4 (float64),
 +-80 (float32) and +-10 (float16), including losses as small as exp(-40):
 
-* ``MAX_ULP_FUSED`` -- softmax_cross_entropy with index targets and no label
-  smoothing, whose fused kernel works in float32 for float16 and float32
-  input: float16 1 (rounded once from float32; measured 0.50), float32 6
-  (measured 3.1: each float32 ``exp`` contributes up to about one ulp to
-  ``rest / e_y``), float64 4 (measured 1.4).
+* ``MAX_ULP_FUSED`` -- softmax_cross_entropy with index targets (with label
+  smoothing too, for float16 and float32 logits), whose fused kernel works in
+  float32 for float16 and float32 input: float16 1 (rounded once from
+  float32; measured 0.50), float32 6 (measured 3.1: each float32 ``exp``
+  contributes up to about one ulp to ``rest / e_y``), float64 4 (measured 1.4).
 * ``MAX_ULP`` -- every other path, computed in float64 and rounded once:
   float16 and float32 1 (measured 0.50), float64 6 (measured 2.5 with label
   smoothing or probability targets, 1.1 for the binary loss).
@@ -33,14 +33,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
-import lossbook.losses as losses_module
+import lossbook._fused_ce as losses_module
 from tests import oracle
+from tests.oracle import DTYPES, EXTREME, REDUCTIONS
 
-DTYPES = [np.float16, np.float32, np.float64]
 MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 6}
 MAX_ULP_FUSED = {np.float16: 1, np.float32: 6, np.float64: 4}
-EXTREME = {np.float16: 10.0, np.float32: 80.0, np.float64: 1e4}
-REDUCTIONS = ["mean", "sum", "none"]
 vg_ce = lb.value_and_grad(lb.softmax_cross_entropy)
 vg_bce = lb.value_and_grad(lb.binary_cross_entropy_with_logits)
 
@@ -69,7 +67,7 @@ def ref_softmax_ce(
     eps = label_smoothing
     losses, denominator = [], 0.0
     if np.issubdtype(np.asarray(target).dtype, np.integer):
-        for row, y in zip(z2, np.asarray(target).reshape(-1)):
+        for row, y in zip(z2, np.asarray(target).reshape(-1), strict=True):
             if ignore_index is not None and y == ignore_index:
                 losses.append(0.0)
                 continue
@@ -79,7 +77,7 @@ def ref_softmax_ce(
             losses.append((1 - eps) * nll + eps / c * smooth)
             denominator += w[y]
     else:
-        for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c)):
+        for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c), strict=True):
             ls = ref_log_softmax(row)
             t = t * (1 - eps) + eps / c
             losses.append(-oracle.mp.fsum(w[k] * t[k] * ls[k] for k in range(c)))
@@ -107,7 +105,7 @@ def ref_index_ce_grad(
     w = np.ones(c) if weight is None else np.asarray(weight, np.float64)
     grad = np.zeros(z.shape)
     denominator = 0.0
-    for i, y in zip(np.ndindex(z.shape[:-1]), np.asarray(target).reshape(-1)):
+    for i, y in zip(np.ndindex(z.shape[:-1]), np.asarray(target).reshape(-1), strict=True):
         if y == ignore_index:
             continue
         p = oracle.softmax(z[i])  # exp(z - lse) with lse to 60 digits
@@ -143,12 +141,7 @@ def ref_bce(
     return math.fsum(out.ravel()) / (out.size if reduction == "mean" else 1)
 
 
-def mp_nll(row: np.ndarray, y: int):  # type: ignore[no-untyped-def]
-    """-log softmax(row)[y] to 60 digits, without cancellation."""
-    zy = oracle.mpf(row[y])
-    return oracle.mp.log1p(
-        oracle.mp.fsum(oracle.mp.exp(oracle.mpf(x) - zy) for j, x in enumerate(row) if j != y)
-    )
+mp_nll = oracle.nll  # -log softmax(row)[y] to 60 digits, without cancellation
 
 
 def extreme_rows(dtype: type, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -187,14 +180,15 @@ def test_softmax_ce_index_targets_match_pytorch_formula(
     if ignore_index is not None:
         target[0, 1] = target[2, 2] = ignore_index
     weight = rng.uniform(0.1, 2.0, 5) if weighted else None
-    kwargs = dict(weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    kwargs = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
     got = lb.softmax_cross_entropy(logits, target, reduction=reduction, **kwargs)
     expected = ref_softmax_ce(logits, target, reduction=reduction, **kwargs)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
     if reduction == "none":
         assert got.shape == (4, 3)
         if ignore_index is not None:
-            assert got[0, 1] == 0 and got[2, 2] == 0
+            assert got[0, 1] == 0
+            assert got[2, 2] == 0
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -224,9 +218,7 @@ def test_label_smoothing_equals_smoothed_probability_target() -> None:
     one_hot = np.eye(6)[y]
     for eps in [0.0, 0.1, 0.5, 1.0]:
         for reduction in REDUCTIONS:
-            by_index = lb.softmax_cross_entropy(
-                logits, y, label_smoothing=eps, reduction=reduction
-            )
+            by_index = lb.softmax_cross_entropy(logits, y, label_smoothing=eps, reduction=reduction)
             by_probs = lb.softmax_cross_entropy(
                 logits, one_hot * (1 - eps) + eps / 6, reduction=reduction
             )
@@ -326,20 +318,23 @@ def test_all_ignored_mean_is_zero_with_zero_gradient(label_smoothing: float) -> 
     z = np.array([[1.0, 2.0], [3.0, -1.0]])
     y = np.array([-100, -100])
     value, grad = vg_ce(z, y, ignore_index=-100, label_smoothing=label_smoothing)
-    assert value == 0.0 and not np.isnan(value)
+    assert value == 0.0
+    assert not np.isnan(value)
     assert np.all(grad == 0)
 
 
 def test_zero_target_weights_mean_is_zero() -> None:
     value, grad = vg_ce(np.array([[1.0, 2.0]]), np.array([0]), weight=[0.0, 1.0])
-    assert value == 0.0 and np.all(grad == 0)
+    assert value == 0.0
+    assert np.all(grad == 0)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_empty_batch(reduction: str) -> None:
     for target in [np.zeros(0, int), np.zeros((0, 3))]:
         value, grad = vg_ce(np.zeros((0, 3), np.float32), target, reduction=reduction)
-        assert grad.shape == (0, 3) and grad.dtype == np.float32
+        assert grad.shape == (0, 3)
+        assert grad.dtype == np.float32
         assert np.asarray(value).dtype == np.float32
         if reduction != "none":
             assert value == 0.0
@@ -380,7 +375,8 @@ def test_bce_every_finite_logit_is_fine() -> None:
     for y in [0.0, 1.0, 0.5]:
         value, grad = vg_bce(z, np.full(z.shape, y), reduction="none")
         assert np.all(np.isfinite(value) | (value == np.inf))
-        assert not np.isnan(value).any() and np.all(np.isfinite(grad))
+        assert not np.isnan(value).any()
+        assert np.all(np.isfinite(grad))
     ones = lb.binary_cross_entropy_with_logits(z, np.ones(7), reduction="none")
     np.testing.assert_allclose(ones[3:], [math.log(2), 0.0, 0.0, 0.0], atol=1e-300)
     assert ones[0] == big
@@ -396,15 +392,18 @@ def test_softmax_ce_at_the_ends_of_the_float_range(dtype: type, options: dict) -
     target = np.eye(3)[y] if options.get("probabilities") else y
     smoothing = options.get("label_smoothing", 0.0)
     value, grad = vg_ce(z, target, label_smoothing=smoothing, reduction="none")
-    assert not np.isnan(value).any() and np.all(np.isfinite(grad))
-    assert value[1] == np.inf and value[2] == np.inf
+    assert not np.isnan(value).any()
+    assert np.all(np.isfinite(grad))
+    assert value[1] == np.inf
+    assert value[2] == np.inf
     if smoothing:
         assert value[0] > 0  # 0.1 * finfo.max in truth; inf in float64 (see the module notes)
     else:
         assert value[0] == 0.0
         np.testing.assert_array_equal(grad[0], 0.0)
         np.testing.assert_array_equal(grad[1], [1.0, -1.0, 0.0])
-    assert grad[2, 1] < 0 and grad[2, 2] > 0
+    assert grad[2, 1] < 0
+    assert grad[2, 2] > 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -418,10 +417,13 @@ def test_ignored_or_zero_weight_entries_stay_zero_at_the_ends_of_the_range(dtype
         {"target": np.array([-1, 0]), "ignore_index": -1, "label_smoothing": 0.1},
     ]:
         value, grad = vg_ce(z, reduction="none", **kwargs)
-        assert value[0] == 0 and np.all(grad[0] == 0)
-        assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
+        assert value[0] == 0
+        assert np.all(grad[0] == 0)
+        assert np.all(np.isfinite(value))
+        assert np.all(np.isfinite(grad))
     value, grad = vg_bce(z, np.ones(z.shape), weight=np.array([0.0, 1.0, 1.0]), pos_weight=2.0)
-    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(grad))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -471,7 +473,8 @@ def test_huge_class_weights_give_no_nan_gradient(
     big = 2.0**1023  # 3 * big overflows float64, and so does big / exp(-13)
     value, grad = vg_ce(z, target, weight=np.full(3, big), reduction=reduction)
     _, unit_grad = vg_ce(z.astype(np.float64), target, reduction=reduction)
-    assert not np.isnan(grad).any() and not np.isnan(value).any()
+    assert not np.isnan(grad).any()
+    assert not np.isnan(value).any()
     with np.errstate(over="ignore"):
         expected_grad = (unit_grad * big).astype(dtype)
     finite = np.isfinite(expected_grad)
@@ -504,7 +507,9 @@ def test_softmax_ce_index_targets_oracle(
     z, y = extreme_rows(dtype)
     got = lb.softmax_cross_entropy(z, y, reduction="none")
     assert got.dtype == dtype
-    errors = [oracle.ulp_error(g, mp_nll(row, t), dtype) for g, row, t in zip(got, z, y)]
+    errors = [
+        oracle.ulp_error(g, mp_nll(row, t), dtype) for g, row, t in zip(got, z, y, strict=True)
+    ]
     assert max(errors) <= MAX_ULP_FUSED[dtype], (max(errors), z[int(np.argmax(errors))])
 
 
@@ -513,14 +518,15 @@ def test_softmax_ce_smoothing_and_probability_targets_oracle(dtype: type) -> Non
     z, y = extreme_rows(dtype, seed=1)
     eps = oracle.mp.mpf(0.1)
     got = lb.softmax_cross_entropy(z, y, label_smoothing=0.1, reduction="none")
-    for g, row, t in zip(got, z, y):
+    for g, row, t in zip(got, z, y, strict=True):
         expected = (1 - eps) * mp_nll(row, t) + eps / 5 * oracle.mp.fsum(
             mp_nll(row, k) for k in range(5)
         )
-        assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], row
+        # Smoothing runs the fused kernel for float16 and float32 logits.
+        assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP_FUSED[dtype], row
     probs = np.random.default_rng(8).dirichlet(np.full(5, 0.3), len(z)).astype(dtype)
     got = lb.softmax_cross_entropy(z, probs, reduction="none")
-    for g, row, p in zip(got, z, probs):
+    for g, row, p in zip(got, z, probs, strict=True):
         expected = oracle.mp.fsum(oracle.mpf(p[k]) * mp_nll(row, k) for k in range(5))
         assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], row
 
@@ -535,7 +541,7 @@ def test_bce_oracle(dtype: type) -> None:
     pw = np.array([1.0, 3.0, 0.5, 1.0, 2.0] * (z.size // 5), dtype)
     got = lb.binary_cross_entropy_with_logits(z, y, pos_weight=pw, reduction="none")
     assert got.dtype == dtype
-    for g, zi, yi, pwi in zip(got, z, y, pw):
+    for g, zi, yi, pwi in zip(got, z, y, pw, strict=True):
         yi_, pwi_ = oracle.mpf(yi), oracle.mpf(pwi)
         expected = -(pwi_ * yi_ * oracle.log_sigmoid(zi) + (1 - yi_) * oracle.log_sigmoid(-zi))
         assert oracle.ulp_error(g, expected, dtype) <= MAX_ULP[dtype], (zi, yi)
@@ -597,10 +603,12 @@ def test_softmax_ce_dtypes(dtype: type, smoothing: float) -> None:
     out = np.float64 if dtype in (np.int32, np.bool_) else dtype
     for reduction in REDUCTIONS:
         value, grad = vg_ce(z, np.array([0, 2]), label_smoothing=smoothing, reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
         assert lb.softmax_cross_entropy(z, np.array([0, 2]), reduction=reduction).dtype == out
     value, grad = vg_ce(z, np.eye(3, dtype=np.float64)[[0, 2]])
-    assert np.asarray(value).dtype == out and grad.dtype == out
+    assert np.asarray(value).dtype == out
+    assert grad.dtype == out
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64, np.bool_])
@@ -609,7 +617,8 @@ def test_bce_dtypes(dtype: type) -> None:
     out = np.float64 if dtype in (np.int64, np.bool_) else dtype
     for reduction in REDUCTIONS:
         value, grad = vg_bce(z, np.array([[1.0, 0.0], [0.5, 1.0]]), reduction=reduction)
-        assert np.asarray(value).dtype == out and grad.dtype == out
+        assert np.asarray(value).dtype == out
+        assert grad.dtype == out
 
 
 def test_scalar_results_are_numpy_scalars() -> None:
@@ -622,7 +631,8 @@ def test_scalar_results_are_numpy_scalars() -> None:
 def test_float16_overflowing_sum_rounds_to_inf_without_warning() -> None:
     z = np.tile(np.array([[10.0, -10.0]], np.float16), (4000, 1))
     value = lb.softmax_cross_entropy(z, np.ones(4000, int), reduction="sum")
-    assert value == np.inf and value.dtype == np.float16
+    assert value == np.inf
+    assert value.dtype == np.float16
 
 
 # --- validation ----------------------------------------------------------------------
@@ -639,8 +649,10 @@ Y = np.array([0, 1])
         ({"target": np.array([-1, 0])}, ValueError, "target has class index -1"),
         ({"target": np.array([0, -100]), "ignore_index": -1}, ValueError, "target"),
         ({"target": np.array([0, 1, 2])}, ValueError, "target holds class indices"),
-        ({"target": np.array([0.0, 1.0])}, ValueError, "target is not an integer array"),
-        ({"target": np.array([False, True])}, ValueError, "target is not an integer array"),
+        ({"target": np.array([0.5, 1.0])}, ValueError, "non-integer values"),
+        ({"target": np.array([False, True])}, ValueError, "target holds class probabilities"),
+        ({"target": np.zeros((2, 2))}, ValueError, "target holds class probabilities"),
+        ({"reduction": np.array(["mean"])}, ValueError, "reduction must be"),
         ({"target": np.full((2, 3), 1.5)}, ValueError, "target has entries greater than 1"),
         ({"target": np.full((2, 3), -0.1)}, ValueError, "target has negative"),
         ({"target": np.full((2, 3), np.nan)}, ValueError, "target contains NaN"),
@@ -730,7 +742,7 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
     z, probs, w = _frozen(
         rng.normal(0, 3, (5, 4)).astype(dtype), rng.dirichlet(np.ones(4), 5), np.arange(1.0, 5.0)
     )
-    y, = _frozen(np.array([0, 3, 1, -1, 2]))
+    (y,) = _frozen(np.array([0, 3, 1, -1, 2]))
     copies = [a.copy() for a in (z, probs, w, y)]
     for fn in [lb.softmax_cross_entropy, vg_ce, lb.grad(lb.softmax_cross_entropy)]:
         fn(z, y, weight=w, ignore_index=-1)
@@ -740,5 +752,26 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
     bce_copies = [a.copy() for a in (yb, pw, wb)]
     for fn in [lb.binary_cross_entropy_with_logits, vg_bce]:
         fn(z, yb, weight=wb, pos_weight=pw)
-    for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies):
+    for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", [{}, {"weight": "w"}, {"ignore_index": 2}])
+@pytest.mark.parametrize("block_bytes", [64, 512 * 1024])
+def test_fused_label_smoothing_matches_the_float64_path(
+    monkeypatch: pytest.MonkeyPatch, reduction: str, options: dict, block_bytes: int
+) -> None:
+    """float32 logits with smoothing take the fused kernel; float64 the core: same numbers."""
+    monkeypatch.setattr(losses_module, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(11)
+    z32 = (rng.standard_normal((37, 6)) * 3).astype(np.float32)
+    y = rng.integers(0, 6, 37)
+    kwargs = {k: (rng.uniform(0.1, 3.0, 6) if val == "w" else val) for k, val in options.items()}
+    value32, grad32 = vg_ce(z32, y, label_smoothing=0.2, reduction=reduction, **kwargs)
+    value64, grad64 = vg_ce(
+        z32.astype(np.float64), y, label_smoothing=0.2, reduction=reduction, **kwargs
+    )
+    assert grad32.dtype == np.float32
+    np.testing.assert_allclose(value32, value64, rtol=4e-7)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-5, atol=1e-7 * np.abs(grad64).max())

@@ -10,8 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
-
-DTYPES = [np.float16, np.float32, np.float64]
+from tests.oracle import DTYPES
 
 # Error bounds asserted against the 60-digit oracle, in ULPs of the result's dtype.
 # float16 is computed in float32 and rounded once, so it is within one rounding.
@@ -66,12 +65,12 @@ def test_softmax_and_log_softmax_match_oracle(dtype: type) -> None:
         assert probs.dtype == logs.dtype == dtype
         expected_probs = oracle.softmax(row)
         expected_logs = oracle.log_softmax(row)
-        for actual, exact in zip(probs, expected_probs):
+        for actual, exact in zip(probs, expected_probs, strict=True):
             if float(exact) < float(np.finfo(dtype).tiny):
                 assert actual <= np.finfo(dtype).tiny  # underflow to (sub)normal is fine
                 continue
             assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP["softmax"][dtype], row
-        for actual, exact in zip(logs, expected_logs):
+        for actual, exact in zip(logs, expected_logs, strict=True):
             if abs(float(exact)) > float(np.finfo(dtype).max):
                 assert actual == -np.inf
                 continue
@@ -95,7 +94,7 @@ def test_sigmoid_and_log_sigmoid_match_oracle(dtype: type) -> None:
     ]:
         result = func(z)
         assert result.dtype == dtype
-        for actual, x in zip(result, z):
+        for actual, x in zip(result, z, strict=True):
             exact = reference(x)
             if abs(float(exact)) < float(np.finfo(dtype).tiny):
                 assert abs(float(actual)) <= float(np.finfo(dtype).tiny)
@@ -108,17 +107,22 @@ def test_no_overflow_at_the_extremes_of_each_dtype(dtype: type) -> None:
     info = np.finfo(dtype)
     z = np.array([[info.max, -info.max, 0.0], [-info.max, -info.max, -info.max]], dtype=dtype)
     assert np.all(np.isfinite(lb.softmax(z)))
-    assert np.all(np.isfinite(lb.sigmoid(z))) and np.all(~np.isnan(lb.log_sigmoid(z)))
+    assert np.all(np.isfinite(lb.sigmoid(z)))
+    assert np.all(~np.isnan(lb.log_sigmoid(z)))
     assert np.isfinite(lb.logsumexp(z[1]))
     np.testing.assert_array_equal(lb.softmax(z[0]), np.array([1, 0, 0], dtype=dtype))
     # log_softmax of -max is -2 * max, beyond the range: -inf, and no overflow warning
     # (float16 is computed in float32, where -131008 is finite, and overflows in the cast).
-    np.testing.assert_array_equal(lb.log_softmax(z[0]), np.array([0, -np.inf, -info.max], dtype=dtype))
+    np.testing.assert_array_equal(
+        lb.log_softmax(z[0]), np.array([0, -np.inf, -info.max], dtype=dtype)
+    )
 
 
 def test_infinities_follow_scipy() -> None:
     inf = np.inf
-    np.testing.assert_array_equal(lb.logsumexp([[inf, 0.0], [-inf, -inf], [-inf, 0.0]]), [inf, -inf, 0.0])
+    np.testing.assert_array_equal(
+        lb.logsumexp([[inf, 0.0], [-inf, -inf], [-inf, 0.0]]), [inf, -inf, 0.0]
+    )
     np.testing.assert_array_equal(lb.softmax([-inf, 0.0]), [0.0, 1.0])
     np.testing.assert_array_equal(lb.log_softmax([-inf, 0.0]), [-inf, 0.0])
     np.testing.assert_array_equal(lb.sigmoid([-inf, inf]), [0.0, 1.0])
@@ -134,7 +138,8 @@ def test_softmax_raises_where_scipy_returns_nan(func) -> None:
 
 
 @pytest.mark.parametrize(
-    "func", [lb.logsumexp, lb.softmax, lb.log_softmax, lb.softmax_jacobian, lb.sigmoid, lb.log_sigmoid]
+    "func",
+    [lb.logsumexp, lb.softmax, lb.log_softmax, lb.softmax_jacobian, lb.sigmoid, lb.log_sigmoid],
 )
 def test_validation_errors(func) -> None:
     with pytest.raises(ValueError, match="z contains NaN"):
@@ -162,11 +167,13 @@ def test_dtype_and_shape_are_preserved(dtype: type) -> None:
     z = np.linspace(-3, 3, 24, dtype=dtype).reshape(2, 3, 4)
     for func in (lb.softmax, lb.log_softmax, lb.sigmoid, lb.log_sigmoid):
         out = func(z)
-        assert out.dtype == dtype and out.shape == z.shape
+        assert out.dtype == dtype
+        assert out.shape == z.shape
     assert lb.logsumexp(z, axis=1).shape == (2, 4)
     assert lb.logsumexp(z, axis=1, keepdims=True).shape == (2, 1, 4)
     jac = lb.softmax_jacobian(z)
-    assert jac.dtype == dtype and jac.shape == (2, 3, 4, 4)
+    assert jac.dtype == dtype
+    assert jac.shape == (2, 3, 4, 4)
 
 
 def test_integer_input_gives_float64() -> None:
@@ -178,7 +185,9 @@ def test_axis_argument_matches_moving_the_axis() -> None:
     z = np.random.default_rng(0).normal(size=(3, 4, 5))
     for axis in (0, 1, -1):
         moved = np.moveaxis(z, axis, -1)
-        np.testing.assert_allclose(np.moveaxis(lb.softmax(z, axis=axis), axis, -1), lb.softmax(moved))
+        np.testing.assert_allclose(
+            np.moveaxis(lb.softmax(z, axis=axis), axis, -1), lb.softmax(moved)
+        )
         np.testing.assert_allclose(lb.logsumexp(z, axis=axis), lb.logsumexp(moved))
 
 
@@ -208,7 +217,14 @@ def test_inputs_are_not_mutated() -> None:
     z = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 100.0]])
     z.flags.writeable = False
     before = z.copy()
-    for func in (lb.logsumexp, lb.softmax, lb.log_softmax, lb.softmax_jacobian, lb.sigmoid, lb.log_sigmoid):
+    for func in (
+        lb.logsumexp,
+        lb.softmax,
+        lb.log_softmax,
+        lb.softmax_jacobian,
+        lb.sigmoid,
+        lb.log_sigmoid,
+    ):
         func(z)
         np.testing.assert_array_equal(z, before)
 

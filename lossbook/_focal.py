@@ -1,11 +1,13 @@
-"""Focal losses on logits: sigmoid (per element) and softmax (multi-class).
+"""Focal losses on logits: sigmoid (per element) and softmax (multi-class) (private).
 
 The focal loss of Lin et al. multiplies the cross-entropy of each example by
 :math:`(1 - p_t)^\\gamma`, where :math:`p_t` is the probability the model gives
 to the true class, so that the many easy, well-classified examples stop
-dominating the gradient. Both functions compute in float64 and round once to
-the dtype of `logits`; :math:`1 - p_t` is always formed directly (as a
-sigmoid of the other sign, or as ``-expm1(log p_t)``), never as ``1 - p_t``.
+dominating the gradient. Both functions take their softmax or sigmoid from
+the numerics core (:mod:`lossbook._core`), compute in float64 on cache-sized
+blocks and round each block's results straight into outputs of the dtype of
+`logits`; :math:`1 - p_t` is always formed directly (as a sigmoid of the other
+sign, or as ``-expm1(log p_t)``), never as ``1 - p_t``.
 
 The private ``_name(..., need_grad)`` kernels return the value and the
 analytic gradient together; see :mod:`lossbook.gradients`.
@@ -18,20 +20,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lossbook import _core
 from lossbook import _validation as v
-from lossbook.losses import (
-    F64,
-    FloatArray,
+from lossbook._loss_common import (
     ValueAndGrad,
     binary_target,
     check_logits,
+    elementwise_pass,
     grad_scale,
-    weighted,
     overflow_is_inf,
     reduce_loss,
-    sigmoid_parts,
-    softmax_stats,
+    weighted,
 )
+from lossbook._typing import F64, FloatResult
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
 
@@ -43,7 +44,7 @@ def sigmoid_focal_loss(
     alpha: float | None = 0.25,
     gamma: float = 2.0,
     reduction: str = "none",
-) -> FloatArray:
+) -> FloatResult:
     r"""Sigmoid focal loss of Lin et al. (2017), elementwise, on logits.
 
     .. math:: \ell = \alpha_t \, (1 - p_t)^\gamma \, \mathrm{CE}(z, y),
@@ -61,7 +62,8 @@ def sigmoid_focal_loss(
         Targets with the shape of `logits`, in [0, 1] (soft targets allowed).
     alpha : float or None, optional
         Weight of the positive class, in [0, 1]; default 0.25 as in the
-        paper. None switches the balancing off (torchvision's ``alpha=-1``).
+        paper. None or -1 (torchvision's convention, ``alpha < 0`` there)
+        switch the balancing off. A 0-d array is accepted as a scalar.
     gamma : float, optional
         Focusing parameter :math:`\gamma \ge 0`; default 2. With
         :math:`\gamma = 0` this is the :math:`\alpha`-balanced cross-entropy.
@@ -113,9 +115,7 @@ def sigmoid_focal_loss(
     >>> sigmoid_focal_loss(z, y, alpha=None, gamma=0.0)  # plain cross-entropy
     array([0.01814993, 0.69314718, 2.12692801])
     """
-    return _sigmoid_focal_loss(
-        logits, target, alpha=alpha, gamma=gamma, reduction=reduction
-    ).value
+    return _sigmoid_focal_loss(logits, target, alpha=alpha, gamma=gamma, reduction=reduction).value
 
 
 @overflow_is_inf
@@ -130,26 +130,57 @@ def _sigmoid_focal_loss(
 ) -> ValueAndGrad:
     z = check_logits(logits, classes=False)
     reduction = v.check_reduction(reduction)
-    a = None if alpha is None else v.check_unit_interval(alpha, "alpha")
+    a = _check_alpha(alpha)
     g = _check_gamma(gamma)
     y = binary_target(target, z.shape)
-    z64 = z.astype(np.float64)
-    v.check_finite(z64, "logits")
-    sig_pos, sig_neg, log_pos, log_neg = sigmoid_parts(z64)
-    ce = -(y * log_pos) - (1.0 - y) * log_neg
-    q = (1.0 - y) * sig_pos + y * sig_neg  # 1 - p_t
-    modulation = np.power(q, g)
-    weight = modulation if a is None else modulation * (a * y + (1.0 - a) * (1.0 - y))
-    count = float(z.size)
-    value = v.cast_result(reduce_loss(weight * ce, reduction, count), z.dtype)
+
+    def chunk(zc: F64, yc: F64, *, need_grad: bool) -> tuple[F64, F64 | None]:
+        return _sigmoid_focal_chunk(zc, yc, a, g, need_grad)
+
+    return elementwise_pass(z, [y], chunk, reduction, need_grad)
+
+
+def _check_alpha(alpha: object) -> float | None:
+    """alpha in [0, 1], or None for no balancing (torchvision's alpha=-1 included)."""
+    if alpha is None:
+        return None
+    value = v.check_real_scalar(alpha, "alpha")
+    if value == -1.0:
+        return None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"alpha must lie in [0, 1], or be -1 or None for no balancing; got {alpha!r}"
+        )
+    return value
+
+
+def _sigmoid_focal_chunk(
+    z: F64, y: F64, a: float | None, g: float, need_grad: bool
+) -> tuple[F64, F64 | None]:
+    """Per-element sigmoid focal loss and its gradient, for one chunk."""
+    sig_pos, sig_neg, log_pos, log_neg = _core.sigmoid_parts(z)
+    negative = 1.0 - y
+    ce = y * log_pos
+    ce += negative * log_neg
+    np.negative(ce, out=ce)
+    q = negative * sig_pos  # 1 - p_t
+    q += y * sig_neg
+    weight = np.power(q, g)
+    if a is not None:
+        weight *= a * y + (1.0 - a) * negative
+    loss = weight * ce
     if not need_grad:
-        return ValueAndGrad(value, None)
+        return loss, None
     # d(1-p_t)/dz = p(1-p)(1-2y); with r = p(1-p)/(1-p_t) the derivative of
     # (1-p_t)^g is g (1-p_t)^g (1-2y) r, finite even for g < 1 as p_t -> 1.
     r = _focal_ratio(sig_pos, sig_neg, q, y)
-    grad = weight * (g * (1.0 - 2.0 * y) * r * ce + ((1.0 - y) * sig_pos - y * sig_neg))
-    grad *= grad_scale(reduction, count)
-    return ValueAndGrad(value, v.cast_result(grad, z.dtype))
+    grad = (1.0 - 2.0 * y) * r
+    grad *= g
+    grad *= ce
+    grad += negative * sig_pos
+    grad -= y * sig_neg
+    grad *= weight
+    return loss, grad
 
 
 def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64) -> F64:
@@ -166,7 +197,7 @@ def softmax_focal_loss(
     gamma: float = 2.0,
     ignore_index: int | None = None,
     reduction: str = "mean",
-) -> FloatArray:
+) -> FloatResult:
     r"""Multi-class (softmax) focal loss with class-index targets.
 
     .. math:: \ell = -\alpha_t \, (1 - p_t)^\gamma \log p_t,
@@ -269,34 +300,48 @@ def _softmax_focal_loss(
     ignore = v.check_ignore_index(ignore_index)
     n_classes = z.shape[-1]
     class_alpha = _class_alpha(alpha, n_classes)
-    y, valid = v.check_class_indices(_index_target(target), z.shape[:-1], n_classes, ignore)
-    z2 = z.reshape(-1, n_classes).astype(np.float64)
-    v.check_finite(z2, "logits")
+    y, valid = v.check_class_indices(
+        _index_target(target, z.shape), z.shape[:-1], n_classes, ignore
+    )
+    z2 = z.reshape(-1, n_classes)
     y1 = y.reshape(-1)
-    rows = np.arange(len(y1))
-    stats = softmax_stats(z2)
-    log_pt = stats.log_p[rows, y1]
-    q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
-    row_weight = np.power(q, g)
-    if class_alpha is not None:
-        row_weight *= class_alpha[y1]
-    if valid is not None:
-        row_weight *= valid.reshape(-1)
-    count = float(len(y1)) if valid is None else float(np.count_nonzero(valid))
-    loss = weighted(row_weight, -log_pt)
+    valid1 = None if valid is None else valid.reshape(-1)
+    n = len(y1)
+    count = float(n) if valid1 is None else float(np.count_nonzero(valid1))
+    factor = grad_scale(reduction, count)
+    loss = np.empty(n)
+    grad = np.empty(z2.shape, z.dtype) if need_grad else None
+    exact = z.dtype != np.float64
+    rows_per_block = _core.block_rows(n_classes)
+    work = _core.Workspace(min(rows_per_block, n), n_classes)
+    for part in _core.row_slices(n, rows_per_block):
+        block = _core.load_block(z2[part], work)
+        parts = _core.row_softmax(block, exact, work)
+        yb = y1[part]
+        rows = np.arange(len(yb))
+        log_pt = parts.log_p[rows, yb]
+        q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
+        row_weight = np.power(q, g)
+        if class_alpha is not None:
+            row_weight *= class_alpha[yb]
+        if valid1 is not None:
+            row_weight *= valid1[part]
+        loss[part] = weighted(row_weight, -log_pt)
+        if grad is None:
+            continue
+        # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
+        # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
+        log_over_q = np.divide(log_pt, q, out=np.full(len(yb), -1.0), where=q > 0)
+        p_t = parts.p[rows, yb]
+        # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
+        focus = np.multiply(p_t, log_over_q, out=np.zeros(len(yb)), where=p_t > 0)
+        d = row_weight * (1.0 - g * focus) * factor
+        gb = parts.p
+        gb *= d[:, None]
+        gb[rows, yb] = 0.0 - d * q
+        grad[part] = gb
     value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
-    if not need_grad:
-        return ValueAndGrad(value, None)
-    # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
-    # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
-    log_over_q = np.divide(log_pt, q, out=np.full(len(y1), -1.0), where=q > 0)
-    p_t = stats.p[rows, y1]
-    # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
-    focus = np.multiply(p_t, log_over_q, out=np.zeros(len(y1)), where=p_t > 0)
-    d = row_weight * (1.0 - g * focus) * grad_scale(reduction, count)
-    grad = stats.p * d[:, None]
-    grad[rows, y1] = 0.0 - d * q
-    return ValueAndGrad(value, v.cast_result(grad.reshape(z.shape), z.dtype))
+    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
 
 
 def _check_gamma(gamma: Any) -> float:
@@ -321,13 +366,14 @@ def _class_alpha(alpha: Any, n_classes: int) -> F64 | None:
     return a.astype(np.float64)
 
 
-def _index_target(target: ArrayLike) -> NDArray[Any]:
-    try:
-        t = np.asarray(target)
-    except Exception as exc:
-        raise TypeError(f"target must be array-like of class indices: {exc}") from exc
-    if np.issubdtype(t.dtype, np.integer):
-        return t
-    if np.issubdtype(t.dtype, np.bool_) or not np.issubdtype(t.dtype, np.floating):
+def _index_target(target: ArrayLike, shape: tuple[int, ...]) -> NDArray[Any]:
+    t = v.as_real_array(target, "target")
+    if t.dtype.kind == "b":
         raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    if t.dtype.kind == "f" and t.shape == shape:
+        raise ValueError(
+            f"target has the shape of logits {shape}: class probabilities, which "
+            "softmax_focal_loss does not take; pass class indices with shape "
+            f"logits.shape[:-1] = {shape[:-1]}"
+        )
     return t

@@ -13,19 +13,16 @@ rounded to within one unit in the last place.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
+from lossbook._typing import F64, FloatArray, FloatDType, FloatResult
 
-__all__ = ["information", "entropy", "cross_entropy", "kl_divergence"]
-
-FloatArray = NDArray[np.floating[Any]]
+__all__ = ["cross_entropy", "entropy", "information", "kl_divergence"]
 
 
-def information(p: ArrayLike, base: float | None = None) -> FloatArray:
+def information(p: ArrayLike, base: float | None = None) -> FloatResult:
     r"""Information content (surprisal) of events with probability `p`.
 
     .. math:: I(p) = -\log_b p
@@ -81,7 +78,7 @@ def information(p: ArrayLike, base: float | None = None) -> FloatArray:
     return _finish(result, log_base, array.dtype)
 
 
-def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatArray:
+def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatResult:
     r"""Shannon entropy of the distribution(s) `p` along `axis`.
 
     .. math:: H(P) = -\sum_i p_i \log_b p_i, \qquad 0 \log 0 = 0
@@ -114,6 +111,13 @@ def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatArr
     --------
     scipy.stats.entropy : Normalises `p` silently instead of checking it.
 
+    Notes
+    -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.entropy(p)`` is
+    ``scipy.stats.entropy(p, axis=-1)``.
+
     References
     ----------
     .. [1] T. M. Cover and J. A. Thomas, *Elements of Information Theory*,
@@ -135,7 +139,7 @@ def entropy(p: ArrayLike, base: float | None = None, axis: int = -1) -> FloatArr
 
 def cross_entropy(
     p: ArrayLike, q: ArrayLike, base: float | None = None, axis: int = -1
-) -> FloatArray:
+) -> FloatResult:
     r"""Cross-entropy of the model `q` relative to the data distribution `p`.
 
     .. math:: H(P, Q) = -\sum_i p_i \log_b q_i = H(P) + D_{\mathrm{KL}}(P \,\|\, Q)
@@ -169,6 +173,13 @@ def cross_entropy(
     --------
     softmax_cross_entropy : The same quantity computed from logits.
 
+    Notes
+    -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.cross_entropy(p, q)`` is
+    ``scipy.stats.entropy(p, axis=-1) + scipy.stats.entropy(p, q, axis=-1)``.
+
     References
     ----------
     .. [1] T. M. Cover and J. A. Thomas, *Elements of Information Theory*,
@@ -193,7 +204,7 @@ def cross_entropy(
 
 def kl_divergence(
     p: ArrayLike, q: ArrayLike, base: float | None = None, axis: int = -1
-) -> FloatArray:
+) -> FloatResult:
     r"""Kullback-Leibler divergence of `q` from `p` along `axis`.
 
     .. math:: D_{\mathrm{KL}}(P \,\|\, Q) = \sum_i p_i \log_b \frac{p_i}{q_i}
@@ -225,6 +236,11 @@ def kl_divergence(
 
     Notes
     -----
+    *Axis.* The outcomes lie along `axis`, by default the **last** axis,
+    as for the losses (classes last). :func:`scipy.stats.entropy` uses axis 0
+    by default: the SciPy equivalent of ``lossbook.kl_divergence(p, q)`` is
+    ``scipy.stats.entropy(p, q, axis=-1)``.
+
     It is not a distance: ``kl_divergence(p, q) != kl_divergence(q, p)`` in
     general [1]_. Each term is computed as the non-negative quantity
     ``p*log(p/q) - p + q`` (the extra terms sum to zero), with a series for
@@ -316,5 +332,5 @@ def _distribution_pair(
     return p_b, q_b, axis, log_base
 
 
-def _finish(result: Any, log_base: float | None, dtype: Any) -> Any:
+def _finish(result: F64, log_base: float | None, dtype: FloatDType) -> FloatResult:
     return v.cast_result(result if log_base is None else result / log_base, dtype)
