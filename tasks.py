@@ -3,6 +3,8 @@
 
     python3 tasks.py book   # create .venv if needed, then build the HTML book into _build/html
     python3 tasks.py test   # create .venv if needed, then run every test, the book build included
+    python3 tasks.py package           # build sdist + wheel, twine check, run every chapter from the wheel
+    python3 tasks.py sync-notebooks    # rewrite every notebook's install cell (tools/sync_notebooks.py)
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. ``test`` also
@@ -88,7 +90,9 @@ def ensure_chromium() -> None:
 
 def test() -> None:
     ensure_chromium()
+    ensure_npm_packages()
     build_book()
+    build_pdf()
     run(
         [
             PYTHON, "-m", "pytest", "tests", "lossbook", "book",
@@ -100,8 +104,58 @@ def test() -> None:
     )
 
 
+# --- site-doors (issue 15): PDF, npm test packages, package build, notebooks anywhere ---
+
+NPM_PREFIX = ROOT / ".cache" / "npm"
+# Pinned npm packages the browser test injects into pages (axe-core: accessibility rules).
+NPM_PACKAGES = {"axe-core": "4.14.1"}
+PACKAGING_TOOLS = ["build==1.6.1", "twine==7.0.0"]
+
+
+def ensure_npm_packages() -> None:
+    """Install the browser test's npm packages into .cache/npm (once per pinned version)."""
+    missing = [
+        f"{name}@{version}"
+        for name, version in NPM_PACKAGES.items()
+        if not (NPM_PREFIX / "node_modules" / name / f".lossbook-{version}").exists()
+    ]
+    if not missing:
+        return
+    if shutil.which("npm") is None:
+        print("npm not found: the accessibility (axe-core) part of the browser test will be skipped.")
+        return
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    run(["npm", "install", "--silent", "--no-save", "--no-audit", "--no-fund",
+         "--prefix", NPM_PREFIX, *missing])
+    for name, version in NPM_PACKAGES.items():
+        (NPM_PREFIX / "node_modules" / name / f".lossbook-{version}").touch()
+
+
+def build_pdf() -> None:
+    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf."""
+    run([PYTHON, "-m", "tools.print_pdf"], env=venv_env())
+
+
+def book() -> None:
+    build_book()
+    build_pdf()
+
+
+def sync_notebooks() -> None:
+    run([PYTHON, "-m", "tools.sync_notebooks"], env=venv_env())
+
+
+def package() -> None:
+    """Build the sdist and wheel, check them, then run every chapter from the wheel alone."""
+    run([PYTHON, "-m", "pip", "install", "--quiet", *PACKAGING_TOOLS], env=venv_env())
+    shutil.rmtree(ROOT / "dist", ignore_errors=True)
+    run([PYTHON, "-m", "build", "--outdir", "dist", "."], env=venv_env())
+    run([PYTHON, "-m", "twine", "check", "--strict", *sorted((ROOT / "dist").iterdir())], env=venv_env())
+    run([PYTHON, "-m", "tools.notebooks_anywhere", *sorted((ROOT / "dist").glob("*.whl"))], env=venv_env())
+
+
 def main() -> None:
-    commands = {"book": build_book, "test": test}
+    commands = {"book": book, "test": test, "package": package, "sync-notebooks": sync_notebooks}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     ensure_environment()
