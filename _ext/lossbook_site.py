@@ -125,6 +125,35 @@ def _ancestors(node: nodes.Node) -> list[nodes.Node]:
     return found
 
 
+# --- bibliography order ------------------------------------------------------------
+
+
+def alphabetical_key(text: str) -> str:
+    """Sort key that files "Müller" under "Mu" and ignores case."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def sort_bibliography(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Bibliography entries in alphabetical order of their labels.
+
+    The pybtex style sorts by the author field, so an entry with an organisation but no
+    author ("PyTorch Contributors") lands last and accented names after unaccented ones.
+    """
+    parents = {id(c.parent): c.parent for c in doctree.findall(nodes.citation) if c.parent}
+    for parent in parents.values():
+        citations = [child for child in parent.children if isinstance(child, nodes.citation)]
+        if len(citations) < 2:
+            continue
+        positions = [parent.index(child) for child in citations]
+        ordered = sorted(citations, key=lambda c: alphabetical_key(
+            c.next_node(nodes.label).astext() if c.next_node(nodes.label) else c.astext()))
+        for position, child in zip(positions, ordered):
+            parent.children[position] = child
+
+
 # --- 6. PDF link on the landing page ------------------------------------------------
 
 
@@ -145,6 +174,16 @@ def link_pdf(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     index = next((i + 1 for i, child in enumerate(first.children)
                   if isinstance(child, nodes.paragraph)), 1)
     first.insert(index, paragraph)
+
+
+def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+                       doctree: Any) -> None:
+    """docutils lists citations as ``role="list"`` of ``role="doc-biblioentry"`` items, a role
+    DPUB-ARIA 1.1 deprecated and that a list does not accept (axe: aria-required-children,
+    critical). Each entry becomes a ``listitem``."""
+    body = context.get("body")
+    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
 # --- 7. launch buttons ----------------------------------------------------------------
@@ -364,7 +403,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(chinese, html=(visit_chinese, depart_chinese))
     app.connect("doctree-resolved", mark_chinese)
     app.connect("doctree-resolved", link_pdf)
+    app.connect("doctree-resolved", sort_bibliography)
     app.connect("html-page-context", point_launch_buttons, priority=900)
+    app.connect("html-page-context", fix_citation_roles)
     app.connect("build-finished", finish, priority=900)
     app.add_css_file("lossbook-site.css")
     app.add_js_file("lossbook-site.js")
