@@ -322,6 +322,10 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
         report = page.evaluate(INSPECT_PAGE, TIMEOUT_MS // 2)
         page.wait_for_load_state("networkidle")
         serious = axe_violations(page)
+        # The same page at phone width (one load per page keeps the test fast).
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(300)
+        phone = page.evaluate(PHONE_CHECK)
     finally:
         page.close()
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
@@ -352,6 +356,12 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
     assert report["pathLikeAlt"] == [], f"figures whose alt text is empty or a file name: {report['pathLikeAlt']}"
     assert report["uncaptioned"] == [], f"figures without a numbered caption: {report['uncaptioned']}"
     assert report["blurry"] == [], f"figures with fewer than 2 pixels per displayed pixel: {report['blurry']}"
+    assert phone["scrollWidth"] <= PHONE["width"], (
+        f"{phone['scrollWidth']} px wide at {PHONE['width']} px (sideways scroll); widest: {phone['widest']}"
+    )
+    assert phone["primary"] == "opened", f"at phone width, the navigation button: {phone['primary']}"
+    if phone["secondary"] != "no visible button":
+        assert phone["secondary"] == "opened", f"at phone width, the contents button: {phone['secondary']}"
 
 
 def axe_violations(page: Any) -> list[str]:
@@ -401,26 +411,6 @@ async () => {
   return result;
 }
 """
-
-
-@pytest.mark.parametrize("page_path", PAGES or ["<the built book is missing>"])
-def test_page_at_phone_width(page_path: str, base_url: str, browser_context: Any) -> None:
-    """No sideways scroll at 390 px, and the menu and contents buttons open their panels."""
-    page = browser_context.new_page()
-    page.set_viewport_size(PHONE)
-    try:
-        page.goto(base_url + page_path, wait_until="load")
-        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-        page.evaluate("() => document.fonts.ready.then(() => null)")
-        result = page.evaluate(PHONE_CHECK)
-    finally:
-        page.close()
-    assert result["scrollWidth"] <= PHONE["width"], (
-        f"{result['scrollWidth']} px wide at {PHONE['width']} px (sideways scroll); widest: {result['widest']}"
-    )
-    assert result["primary"] == "opened", f"navigation button: {result['primary']}"
-    if result["secondary"] != "no visible button":
-        assert result["secondary"] == "opened", f"contents button: {result['secondary']}"
 
 
 def test_landing_page_links_the_whole_book_pdf() -> None:
