@@ -21,7 +21,7 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml`` (issue 15). No net
 4. **Site chrome.** A favicon, CSS for phones (wrapping inline code and signatures),
    figures in dark mode and print; search summaries taken from the article text. The
    theme's 1.5 MB ``fontawesome.js`` is not loaded: its stylesheet already draws the icons
-   from web fonts (``_ext/site_templates/webpack-macros.html``).
+   from web fonts (``_ext/site_templates/static/webpack-macros.html``).
 5. **Trimmed MathJax.** sphinx-mathjax-offline copies all of MathJax 3 (24 MB); only the
    CHTML TeX component, its web fonts and the accessibility extensions its menu loads are
    kept.
@@ -232,7 +232,7 @@ def drop_source_maps(outdir: Path) -> None:
     """The theme's .js.map/.css.map files (3 MB) only serve browser developer tools."""
     for path in (outdir / "_static").rglob("*.map"):
         path.unlink()
-    # Not loaded by any page (_ext/site_templates/webpack-macros.html): icons are web fonts.
+    # Not loaded by any page (_ext/site_templates/static/webpack-macros.html): icons are web fonts.
     for name in ("fontawesome.js", "fontawesome.js.LICENSE.txt"):
         (outdir / "_static" / "scripts" / name).unlink(missing_ok=True)
     for path in [*(outdir / "_static").rglob("*.js"), *(outdir / "_static").rglob("*.css")]:
