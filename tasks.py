@@ -3,8 +3,8 @@
 
     python3 tasks.py book   # create .venv if needed, then build the HTML book into _build/html
     python3 tasks.py test   # create .venv if needed, then run every test, the book build included
-    python3 tasks.py package           # build sdist + wheel, twine check, run every chapter from the wheel
-    python3 tasks.py sync-notebooks    # rewrite every notebook's install cell (tools/sync_notebooks.py)
+    python3 tasks.py package          # sdist + wheel, twine check, every chapter run from the wheel
+    python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. ``test`` also
@@ -122,7 +122,7 @@ def ensure_npm_packages() -> None:
     if not missing:
         return
     if shutil.which("npm") is None:
-        print("npm not found: the accessibility (axe-core) part of the browser test will be skipped.")
+        print("npm not found: the browser test's accessibility (axe-core) part will be skipped.")
         return
     NPM_PREFIX.mkdir(parents=True, exist_ok=True)
     run(["npm", "install", "--silent", "--no-save", "--no-audit", "--no-fund",
@@ -150,8 +150,10 @@ def package() -> None:
     run([PYTHON, "-m", "pip", "install", "--quiet", *PACKAGING_TOOLS], env=venv_env())
     shutil.rmtree(ROOT / "dist", ignore_errors=True)
     run([PYTHON, "-m", "build", "--outdir", "dist", "."], env=venv_env())
-    run([PYTHON, "-m", "twine", "check", "--strict", *sorted((ROOT / "dist").iterdir())], env=venv_env())
-    run([PYTHON, "-m", "tools.notebooks_anywhere", *sorted((ROOT / "dist").glob("*.whl"))], env=venv_env())
+    dist = sorted((ROOT / "dist").iterdir())
+    run([PYTHON, "-m", "twine", "check", "--strict", *dist], env=venv_env())
+    wheels = [path for path in dist if path.suffix == ".whl"]
+    run([PYTHON, "-m", "tools.notebooks_anywhere", *wheels], env=venv_env())
 
 
 def main() -> None:

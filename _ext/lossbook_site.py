@@ -63,9 +63,14 @@ CJK_RUN = re.compile(
 # MathJax files kept (relative to _static/mathjax): the component the pages load, its
 # fonts, and the accessibility extensions (explorer, speech) that its menu loads on demand.
 # English speech rules only (the other languages' rule sets are 3.5 MB).
-MATHJAX_KEEP = ("tex-chtml.js", "output/chtml/fonts/woff-v2/", "a11y/", "sre/mathmaps/base.json",
-                "sre/mathmaps/en.json",
-                "sre/mathmaps/nemeth.json")
+MATHJAX_KEEP = (
+    "tex-chtml.js",
+    "output/chtml/fonts/woff-v2/",
+    "a11y/",
+    "sre/mathmaps/base.json",
+    "sre/mathmaps/en.json",
+    "sre/mathmaps/nemeth.json",
+)
 
 
 # --- 1. configuration ---------------------------------------------------------------
@@ -84,7 +89,7 @@ def configure(app: Sphinx, config: Any) -> None:
 # --- 3. Chinese terms ---------------------------------------------------------------
 
 
-class chinese(nodes.inline):  # noqa: N801 (docutils node classes are lower case)
+class chinese(nodes.inline):
     """Text in Simplified Chinese."""
 
 
@@ -111,7 +116,7 @@ def mark_chinese(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         source, pieces, position = str(text), [], 0
         for match in CJK_RUN.finditer(source):
             if match.start() > position:
-                pieces.append(nodes.Text(source[position:match.start()]))
+                pieces.append(nodes.Text(source[position : match.start()]))
             pieces.append(chinese("", match.group()))
             position = match.end()
         if position < len(source):
@@ -150,9 +155,13 @@ def sort_bibliography(app: Sphinx, doctree: nodes.document, docname: str) -> Non
         if len(citations) < 2:
             continue
         positions = [parent.index(child) for child in citations]
-        ordered = sorted(citations, key=lambda c: alphabetical_key(
-            c.next_node(nodes.label).astext() if c.next_node(nodes.label) else c.astext()))
-        for position, child in zip(positions, ordered):
+        ordered = sorted(
+            citations,
+            key=lambda c: alphabetical_key(
+                c.next_node(nodes.label).astext() if c.next_node(nodes.label) else c.astext()
+            ),
+        )
+        for position, child in zip(positions, ordered, strict=True):
             parent.children[position] = child
 
 
@@ -168,18 +177,21 @@ def link_pdf(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     href = posixpath.relpath(PDF_NAME, posixpath.dirname(docname) or ".")
     paragraph = nodes.paragraph(classes=["lossbook-pdf-link"])
     paragraph += nodes.Text("The whole book is also one PDF file: ")
-    paragraph += nodes.reference("", "download lossbook.pdf", refuri=href, internal=False,
-                                 classes=["lossbook-pdf"])
+    paragraph += nodes.reference(
+        "", "download lossbook.pdf", refuri=href, internal=False, classes=["lossbook-pdf"]
+    )
     paragraph += nodes.Text(" (built with the site, for reading offline or printing).")
     first = sections[0]
     # After the first paragraph (the book's one-line summary), or at the top.
-    index = next((i + 1 for i, child in enumerate(first.children)
-                  if isinstance(child, nodes.paragraph)), 1)
+    index = next(
+        (i + 1 for i, child in enumerate(first.children) if isinstance(child, nodes.paragraph)), 1
+    )
     first.insert(index, paragraph)
 
 
-def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
-                       doctree: Any) -> None:
+def fix_citation_roles(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
     """docutils lists citations as ``role="list"`` of ``role="doc-biblioentry"`` items, a role
     DPUB-ARIA 1.1 deprecated and that a list does not accept (axe: aria-required-children,
     critical). Each entry becomes a ``listitem``."""
@@ -191,8 +203,9 @@ def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: d
 # --- 7. launch buttons ----------------------------------------------------------------
 
 
-def point_launch_buttons(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
-                         doctree: Any) -> None:
+def point_launch_buttons(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
     """Colab and Binder open the readable copy on the notebooks branch."""
     branch = app.config.lossbook_notebooks_branch
     source = app.config.html_theme_options.get("repository_branch") or "main"
@@ -302,8 +315,15 @@ def _bibliography_labels(app: Sphinx) -> dict[str, str]:
         for key, entry in parse_file(str(path)).entries.items():
             people = entry.persons.get("author") or entry.persons.get("editor") or []
             last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
-            who = (last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2
-                   else f"{last[0]} et al." if last else key)
+            who = (
+                last[0]
+                if len(last) == 1
+                else f"{last[0]} and {last[1]}"
+                if len(last) == 2
+                else f"{last[0]} et al."
+                if last
+                else key
+            )
             labels[key] = f"{who}, {entry.fields.get('year', 'n.d.')}"
     return labels
 
@@ -363,8 +383,11 @@ def write_print_page(app: Sphinx) -> None:
     walk(app.config.root_doc)
     pages = [doc for doc in order if (outdir / f"{doc}.html").is_file()]
     if not pages or any(posixpath.dirname(doc) != "book" for doc in pages):
-        logger.warning("print page not written: the pages are not all in book/",
-                       type="lossbook", subtype="print")
+        logger.warning(
+            "print page not written: the pages are not all in book/",
+            type="lossbook",
+            subtype="print",
+        )
         return
     included = {posixpath.basename(doc) for doc in pages}
     articles = []
@@ -377,16 +400,21 @@ def write_print_page(app: Sphinx) -> None:
         # Links between included pages become links within the print page.
         body = re.sub(
             r'href="([\w.-]+)\.html(#[^"]*)?"',
-            lambda m: f'href="{m.group(2) or "#page-" + m.group(1)}"'
-            if m.group(1) in included else m.group(0),
+            lambda m: (
+                f'href="{m.group(2) or "#page-" + m.group(1)}"'
+                if m.group(1) in included
+                else m.group(0)
+            ),
             body,
         )
         name = posixpath.basename(doc)
-        articles.append(f'<section class="lossbook-print-chapter" id="page-{name}">{body}</section>')
+        articles.append(
+            f'<section class="lossbook-print-chapter" id="page-{name}">{body}</section>'
+        )
     template = (outdir / f"{pages[0]}.html").read_text(encoding="utf-8")
     match = _ARTICLE.search(template)
     assert match is not None
-    page = template[: match.start(2)] + "\n".join(articles) + template[match.end(2):]
+    page = template[: match.start(2)] + "\n".join(articles) + template[match.end(2) :]
     page = page.replace('<html lang="en"', '<html lang="en" class="lossbook-print"', 1)
     (outdir / PRINT_PAGE).write_text(page, encoding="utf-8")
 

@@ -75,11 +75,17 @@ TIMEOUT_MS = 60_000
 INSTALL_CHROMIUM = (
     "install Debian's Chromium (`apt-get install chromium`), then run `python3 tasks.py test`"
 )
-BUILD_BOOK = "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
+BUILD_BOOK = (
+    "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
+)
 
 
 def find_chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -100,7 +106,10 @@ def site_pages() -> list[str]:
     pages = []
     for path in sorted(SITE.rglob("*.html")):
         relative = path.relative_to(SITE).as_posix()
-        if relative.split("/")[0] in {"_static", "_sources", "_images"} or relative in SKIPPED_PAGES:
+        if (
+            relative.split("/")[0] in {"_static", "_sources", "_images"}
+            or relative in SKIPPED_PAGES
+        ):
             continue
         pages.append(relative)
     return pages
@@ -116,9 +125,8 @@ class _IdCollector(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if name == "id" or (tag == "a" and name == "name"):
-                if value is not None:
-                    self.ids.add(value)
+            if (name == "id" or (tag == "a" and name == "name")) and value is not None:
+                self.ids.add(value)
 
 
 @functools.cache
@@ -129,7 +137,7 @@ def ids_in(path: Path) -> frozenset[str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -158,21 +166,26 @@ def browser_context() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the playwright package is not installed", "run `python3 tasks.py test`, which installs requirements.txt")
-    with tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=chromium,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                service_workers="block",
-            )
-            context.set_default_timeout(TIMEOUT_MS)
-            try:
-                yield context
-            finally:
-                context.close()
+        unavailable(
+            "the playwright package is not installed",
+            "run `python3 tasks.py test`, which installs requirements.txt",
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            service_workers="block",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 # Runs in the page once it has loaded: waits for MathJax and the images, then
@@ -235,7 +248,8 @@ async (timeoutMs) => {
   return {
     unmarkedChinese,
     figures,
-    pathLikeAlt: figures.filter((f) => !f.alt || pathLike.test(f.alt)).map((f) => `${f.src}: alt=${JSON.stringify(f.alt)}`),
+    pathLikeAlt: figures.filter((f) => !f.alt || pathLike.test(f.alt))
+      .map((f) => `${f.src}: alt=${JSON.stringify(f.alt)}`),
     uncaptioned: figures.filter((f) => !f.caption || !f.numbered).map((f) => f.src),
     blurry: figures.filter((f) => f.shownWidth > 0 && f.naturalWidth < 1.9 * f.shownWidth)
       .map((f) => `${f.src}: ${f.naturalWidth} px shown at ${Math.round(f.shownWidth)} px`),
@@ -288,7 +302,9 @@ def check_internal_link(href: str) -> str | None:
 
 
 @pytest.mark.parametrize("page_path", PAGES or ["<the built book is missing>"])
-def test_page(page_path: str, base_url: str, browser_context: Any, request: pytest.FixtureRequest) -> None:
+def test_page(
+    page_path: str, base_url: str, browser_context: Any, request: pytest.FixtureRequest
+) -> None:
     console_errors: list[str] = []
     page_errors: list[str] = []
     external: list[str] = []
@@ -305,13 +321,26 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
 
     page = browser_context.new_page()
     page.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and console_errors.append(
-        f"{message.text} ({message.location.get('url', '')})"))
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+        ),
+    )
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    page.on("requestfailed", lambda req: urlsplit(req.url).hostname in LOCAL_HOSTS and failed.append(
-        f"{req.url}: {req.failure}"))
-    page.on("response", lambda response: response.status >= 400 and failed.append(
-        f"{response.url}: HTTP {response.status}"))
+    page.on(
+        "requestfailed",
+        lambda req: (
+            urlsplit(req.url).hostname in LOCAL_HOSTS and failed.append(f"{req.url}: {req.failure}")
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400 and failed.append(f"{response.url}: HTTP {response.status}")
+        ),
+    )
     page.on("websocket", lambda socket: external.append(socket.url))
     redirect = redirect_target(SITE / page_path)
     try:
@@ -331,12 +360,13 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
 
     origin = base_url.rstrip("/")
-    broken_links = sorted({
-        problem
-        for href in report["links"]
-        if href.startswith(origin + "/")
-        and (problem := check_internal_link(href)) is not None
-    })
+    broken_links = sorted(
+        {
+            problem
+            for href in report["links"]
+            if href.startswith(origin + "/") and (problem := check_internal_link(href)) is not None
+        }
+    )
 
     assert report["mathjax"] != "timed out", "MathJax did not finish typesetting"
     assert external == [], f"requests to other hosts (blocked): {external}"
@@ -352,22 +382,38 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
     assert report["brokenImages"] == [], f"images that did not load: {report['brokenImages']}"
     assert broken_links == [], "internal links that do not resolve:\n" + "\n".join(broken_links)
     assert serious == [], "axe-core: serious or critical violations:\n" + "\n".join(serious)
-    assert report["unmarkedChinese"] == [], f"Chinese text without lang=zh-Hans: {report['unmarkedChinese']}"
-    assert report["pathLikeAlt"] == [], f"figures whose alt text is empty or a file name: {report['pathLikeAlt']}"
-    assert report["uncaptioned"] == [], f"figures without a numbered caption: {report['uncaptioned']}"
-    assert report["blurry"] == [], f"figures with fewer than 2 pixels per displayed pixel: {report['blurry']}"
-    assert phone["scrollWidth"] <= PHONE["width"], (
-        f"{phone['scrollWidth']} px wide at {PHONE['width']} px (sideways scroll); widest: {phone['widest']}"
+    assert report["unmarkedChinese"] == [], (
+        f"Chinese text without lang=zh-Hans: {report['unmarkedChinese']}"
     )
-    assert phone["primary"] == "opened", f"at phone width, the navigation button: {phone['primary']}"
+    assert report["pathLikeAlt"] == [], (
+        f"figures whose alt text is empty or a file name: {report['pathLikeAlt']}"
+    )
+    assert report["uncaptioned"] == [], (
+        f"figures without a numbered caption: {report['uncaptioned']}"
+    )
+    assert report["blurry"] == [], (
+        f"figures with fewer than 2 pixels per displayed pixel: {report['blurry']}"
+    )
+    assert phone["scrollWidth"] <= PHONE["width"], (
+        f"{phone['scrollWidth']} px wide at {PHONE['width']} px (sideways scroll); "
+        f"widest: {phone['widest']}"
+    )
+    assert phone["primary"] == "opened", (
+        f"at phone width, the navigation button: {phone['primary']}"
+    )
     if phone["secondary"] != "no visible button":
-        assert phone["secondary"] == "opened", f"at phone width, the contents button: {phone['secondary']}"
+        assert phone["secondary"] == "opened", (
+            f"at phone width, the contents button: {phone['secondary']}"
+        )
 
 
 def axe_violations(page: Any) -> list[str]:
     """axe-core's serious and critical violations on the loaded page (all rules)."""
     if not AXE.is_file():
-        unavailable(f"axe-core is not installed in {AXE.parent}", "run `python3 tasks.py test`, which installs it from npm")
+        unavailable(
+            f"axe-core is not installed in {AXE.parent}",
+            "run `python3 tasks.py test`, which installs it from npm",
+        )
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     violations = page.evaluate(
         """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
@@ -396,8 +442,11 @@ async () => {
     .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 &&
       !el.closest("dialog, .bd-sidebar-primary, .bd-sidebar-secondary"))
     .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`);
-  const result = { scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, widest };
-  for (const [name, selector] of [["primary", ".primary-toggle"], ["secondary", ".secondary-toggle"]]) {
+  const result = {
+    scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, widest,
+  };
+  const toggles = [["primary", ".primary-toggle"], ["secondary", ".secondary-toggle"]];
+  for (const [name, selector] of toggles) {
     const buttons = [...document.querySelectorAll(selector)].filter(visible);
     if (!buttons.length) { result[name] = "no visible button"; continue; }
     buttons[0].click();
@@ -405,7 +454,8 @@ async () => {
     result[name] = opened(name) ? "opened" : "did not open";
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
-    document.querySelectorAll("input.sidebar-toggle:checked").forEach((box) => { box.checked = false; });
+    document.querySelectorAll("input.sidebar-toggle:checked")
+      .forEach((box) => { box.checked = false; });
     await new Promise((done) => setTimeout(done, 200));
   }
   return result;
@@ -421,7 +471,9 @@ def test_landing_page_links_the_whole_book_pdf() -> None:
     match = re.search(r'<a[^>]+class="[^"]*lossbook-pdf[^"]*"[^>]+href="([^"]+)"', html)
     assert match, f"{landing} has no link to the PDF"
     pdf = (SITE / landing).parent / match.group(1)
-    assert pdf.is_file(), f"the PDF linked from {landing} is missing: {pdf} (run `python3 tasks.py book`)"
+    assert pdf.is_file(), (
+        f"the PDF linked from {landing} is missing: {pdf} (run `python3 tasks.py book`)"
+    )
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
@@ -438,7 +490,9 @@ def test_bibliography_is_alphabetical() -> None:
     import unicodedata
 
     def key(label: str) -> str:  # "Müller" is filed under "Mu"
-        return "".join(c for c in unicodedata.normalize("NFKD", label) if not unicodedata.combining(c)).casefold()
+        return "".join(
+            c for c in unicodedata.normalize("NFKD", label) if not unicodedata.combining(c)
+        ).casefold()
 
     assert labels == sorted(labels, key=key), f"not in alphabetical order: {labels}"
 
@@ -455,7 +509,9 @@ def test_downloadable_notebooks_are_readable() -> None:
         copy = SITE / "_sources" / "book" / notebook.name
         assert copy.is_file(), f"no downloadable {copy.relative_to(SITE)}"
         converted = json.loads(copy.read_text(encoding="utf-8"))
-        assert leftover_myst(converted) == [], f"{copy.name}: MyST left: {leftover_myst(converted)[:5]}"
+        assert leftover_myst(converted) == [], (
+            f"{copy.name}: MyST left: {leftover_myst(converted)[:5]}"
+        )
         original = json.loads(notebook.read_text(encoding="utf-8"))
         assert [c["source"] for c in converted["cells"] if c["cell_type"] == "code"] == [
             c["source"] for c in original["cells"] if c["cell_type"] == "code"
@@ -468,8 +524,10 @@ def test_launch_buttons_open_the_readable_notebooks() -> None:
     html = (SITE / "book" / "01_information.html").read_text(encoding="utf-8")
     colab = re.findall(r'href="(https://colab[^"]+)"', html)
     binder = re.findall(r'href="(https://mybinder[^"]+)"', html)
-    assert colab and all("/blob/notebooks/book/01_information.ipynb" in url for url in colab), colab
-    assert binder and all("/notebooks?" in url for url in binder), binder
+    assert colab, "no Colab button"
+    assert binder, "no Binder button"
+    assert all("/blob/notebooks/book/01_information.ipynb" in url for url in colab), colab
+    assert all("/notebooks?" in url for url in binder), binder
 
 
 def test_search_summaries_show_the_match(base_url: str, browser_context: Any) -> None:
@@ -478,13 +536,16 @@ def test_search_summaries_show_the_match(base_url: str, browser_context: Any) ->
         page.goto(base_url + "search.html?q=logsumexp", wait_until="load")
         page.wait_for_selector("#search-results ul.search li p.context", timeout=TIMEOUT_MS)
         summaries = page.eval_on_selector_all(
-            "#search-results ul.search li p.context", "(ps) => ps.map((p) => p.textContent)")
+            "#search-results ul.search li p.context", "(ps) => ps.map((p) => p.textContent)"
+        )
     finally:
         page.close()
     assert summaries
     chrome = [s for s in summaries if ".pdf" in s[:40] or s.strip().startswith("Contents")]
     assert chrome == [], f"search summaries made of page chrome: {chrome[:3]}"
-    assert any("logsumexp" in s.lower() or "log-sum-exp" in s.lower() for s in summaries), summaries[:3]
+    assert any("logsumexp" in s.lower() or "log-sum-exp" in s.lower() for s in summaries), (
+        summaries[:3]
+    )
 
 
 def test_site_has_every_page_of_the_toc() -> None:
@@ -505,7 +566,9 @@ def test_site_has_every_page_of_the_toc() -> None:
                 yield from files(item)
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    missing = [name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES]
+    missing = [
+        name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES
+    ]
     assert missing == [], f"pages in _toc.yml but not in {SITE}: {missing}"
 
 
@@ -527,4 +590,6 @@ def test_every_chapter_page_shows_its_figures() -> None:
         page = (SITE / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8")
         shown = len(set(re.findall(r'<img[^>]+src="[^"]*_images/([0-9a-f]+\.png)"', page)))
         assert figures > 0, f"{notebook.name} has no figure output committed"
-        assert shown >= figures, f"{notebook.name}: {figures} figures committed, {shown} on the page"
+        assert shown >= figures, (
+            f"{notebook.name}: {figures} figures committed, {shown} on the page"
+        )

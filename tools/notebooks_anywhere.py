@@ -39,7 +39,8 @@ print("ok", "(installed)" if installed else "")
 def constraints(directory: Path) -> Path:
     """requirements.txt without its editable line, usable as a pip constraints file."""
     lines = [
-        line for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        line
+        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith(("#", "-e"))
     ]
     path = directory / "constraints.txt"
@@ -62,7 +63,8 @@ def main(argv: list[str]) -> int:
         venv = tools / "venv"
         python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
         env = {
-            key: value for key, value in os.environ.items()
+            key: value
+            for key, value in os.environ.items()
             if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
         }
         env.update(
@@ -73,9 +75,15 @@ def main(argv: list[str]) -> int:
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "ipykernel", "nbclient", "nbformat"],
-                       check=True, env=env, cwd=empty)
-        check = subprocess.run([python, "-c", "import lossbook"], env=env, cwd=empty, capture_output=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "ipykernel", "nbclient", "nbformat"],
+            check=True,
+            env=env,
+            cwd=empty,
+        )
+        check = subprocess.run(
+            [python, "-c", "import lossbook"], env=env, cwd=empty, capture_output=True
+        )
         if check.returncode == 0:
             print("lossbook is importable before any notebook ran: the test would prove nothing")
             return 1
@@ -84,8 +92,13 @@ def main(argv: list[str]) -> int:
             copy = empty / chapter.name
             copy.write_bytes(chapter.read_bytes())
             started = time.perf_counter()
-            result = subprocess.run([python, "-c", RUNNER, copy.name], env=env, cwd=empty,
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                [python, "-c", RUNNER, copy.name],
+                env=env,
+                cwd=empty,
+                capture_output=True,
+                text=True,
+            )
             took = time.perf_counter() - started
             copy.unlink()
             status = result.stdout.strip().splitlines()[-1] if result.returncode == 0 else "FAILED"
@@ -94,7 +107,9 @@ def main(argv: list[str]) -> int:
                 failures.append(chapter.name)
                 print(result.stderr[-3000:], file=sys.stderr)
     if failures:
-        print(f"{len(failures)} of {len(chapters)} chapters failed outside the repository: {failures}")
+        print(
+            f"{len(failures)} of {len(chapters)} chapters failed outside the repository: {failures}"
+        )
         return 1
     print(f"all {len(chapters)} chapters ran from {wheel.name} in an empty directory")
     return 0

@@ -26,12 +26,16 @@ PDF = "lossbook.pdf"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 def chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -48,7 +52,9 @@ def main() -> int:
         return 1 if os.environ.get("CI") == "true" else 0
     from playwright.sync_api import sync_playwright
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE)))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
@@ -58,9 +64,14 @@ def main() -> int:
                 executable_path=browser, args=["--no-sandbox", "--disable-gpu", "--disable-quic"]
             )
             page = instance.new_page()
-            page.route("**/*", lambda route: route.continue_()
-                       if urlsplit(route.request.url).hostname in {"127.0.0.1", "localhost"}
-                       else route.abort("blockedbyclient"))
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if urlsplit(route.request.url).hostname in {"127.0.0.1", "localhost"}
+                    else route.abort("blockedbyclient")
+                ),
+            )
             page.emulate_media(media="print", color_scheme="light")
             page.goto(base + PRINT_PAGE, wait_until="load", timeout=180_000)
             page.evaluate("""async () => {
@@ -71,9 +82,12 @@ def main() -> int:
               await document.fonts.ready;
             }""")
             page.pdf(
-                path=str(SITE / PDF), format="A4", print_background=True,
+                path=str(SITE / PDF),
+                format="A4",
+                print_background=True,
                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
-                display_header_footer=True, header_template="<span></span>",
+                display_header_footer=True,
+                header_template="<span></span>",
                 footer_template='<div style="font-size:8px;width:100%;text-align:center">'
                 '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
             )

@@ -60,7 +60,7 @@ def glue_values(notebook: Notebook) -> dict[str, dict[str, str]]:
                 continue
             prefix = scrap.get("mime_prefix", "")
             values[scrap["name"]] = {
-                mime[len(prefix):]: "".join(data) if isinstance(data, list) else str(data)
+                mime[len(prefix) :]: "".join(data) if isinstance(data, list) else str(data)
                 for mime, data in output.get("data", {}).items()
                 if mime.startswith(prefix)
             }
@@ -81,8 +81,9 @@ def format_glue(values: Mapping[str, Mapping[str, str]], spec: str) -> str | Non
         return value
 
 
-def _role_text(role: str, content: str, values: Mapping[str, Mapping[str, str]],
-               resolve: Resolver) -> str:
+def _role_text(
+    role: str, content: str, values: Mapping[str, Mapping[str, str]], resolve: Resolver
+) -> str:
     if role in {"glue:text", "glue", "glue:"}:
         return format_glue(values, content) or content
     if role == "glue:math":
@@ -112,8 +113,9 @@ def _quote(lines: list[str]) -> list[str]:
     return [f"> {line}" if line.strip() else ">" for line in lines]
 
 
-def _render_directive(name: str, argument: str, body: list[str],
-                      values: Mapping[str, Mapping[str, str]]) -> list[str]:
+def _render_directive(
+    name: str, argument: str, body: list[str], values: Mapping[str, Mapping[str, str]]
+) -> list[str]:
     options = {}
     while body and re.match(r"^\s*:[\w-]+:", body[0]):
         key, _, value = body.pop(0).strip()[1:].partition(":")
@@ -141,7 +143,9 @@ def _render_directive(name: str, argument: str, body: list[str],
     return _quote([heading, "", *body] if heading else body)
 
 
-def convert_markdown(source: str, values: Mapping[str, Mapping[str, str]], resolve: Resolver) -> str:
+def convert_markdown(
+    source: str, values: Mapping[str, Mapping[str, str]], resolve: Resolver
+) -> str:
     """One Markdown cell, MyST to CommonMark."""
     out: list[str] = []
     # Stack of open directives: (fence, name, argument, lines so far, indent).
@@ -169,9 +173,13 @@ def convert_markdown(source: str, values: Mapping[str, Mapping[str, str]], resol
             target.append(f"{math_label.group(1)}$$")
             in_math = False
             continue
-        if line.strip() == "$$" or (line.strip().startswith("$$") and not line.strip().endswith("$$")):
+        if line.strip() == "$$" or (
+            line.strip().startswith("$$") and not line.strip().endswith("$$")
+        ):
             in_math = not in_math
-        elif line.strip().startswith("$$") and line.strip().endswith("$$") and len(line.strip()) > 2:
+        elif (
+            line.strip().startswith("$$") and line.strip().endswith("$$") and len(line.strip()) > 2
+        ):
             pass
         target.append(line if in_math else replace_roles(line, values, resolve))
     while stack:  # an unclosed fence: keep its text
@@ -200,5 +208,7 @@ def leftover_myst(notebook: Notebook) -> list[str]:
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"])
             found += [m.group(0) for m in _ROLE.finditer(text)]
-            found += [m.group(0) for m in re.finditer(r"(?m)^\s*(`{3,}|:{3,})\{[a-z:-]+\}.*$", text)]
+            found += [
+                m.group(0) for m in re.finditer(r"(?m)^\s*(`{3,}|:{3,})\{[a-z:-]+\}.*$", text)
+            ]
     return found
