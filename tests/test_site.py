@@ -481,6 +481,21 @@ def test_landing_page_links_the_whole_book_pdf() -> None:
     assert pages >= 3 * chapters, f"the PDF has {pages} pages for {chapters} chapters"
 
 
+def test_every_page_has_a_favicon() -> None:
+    """No /favicon.ico 404: every page names an icon that exists."""
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    missing = []
+    for page_path in PAGES:
+        if redirect_target(SITE / page_path) is not None:
+            continue
+        html = (SITE / page_path).read_text(encoding="utf-8")
+        match = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        if match is None or not ((SITE / page_path).parent / match.group(1)).is_file():
+            missing.append(page_path)
+    assert missing == [], f"pages without a working favicon link: {missing}"
+
+
 def test_bibliography_is_alphabetical() -> None:
     if not PAGES:
         unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
