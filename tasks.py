@@ -121,6 +121,11 @@ def ensure_npm_packages() -> None:
     ]
     if not missing:
         return
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if shutil.which("npm") is None and is_root and shutil.which("apt-get"):
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=apt_env)
+        run(["apt-get", "install", "-y", "-qq", "npm"], env=apt_env)
     if shutil.which("npm") is None:
         print("npm not found: the browser test's accessibility (axe-core) part will be skipped.")
         return
