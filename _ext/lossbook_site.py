@@ -40,6 +40,7 @@ import json
 import posixpath
 import re
 import sys
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +417,25 @@ def write_print_page(app: Sphinx) -> None:
     assert match is not None
     page = template[: match.start(2)] + "\n".join(articles) + template[match.end(2) :]
     page = page.replace('<html lang="en"', '<html lang="en" class="lossbook-print"', 1)
+    # The print-only contents of the template list one page's sections: list the book's.
+    entries = []
+    for doc in pages:
+        number = env.toc_secnumbers.get(doc, {}).get("")
+        prefix = ".".join(map(str, number)) + ". " if number else ""
+        title = env.titles[doc].astext() if doc in env.titles else doc
+        name = posixpath.basename(doc)
+        entries.append(
+            f'<li class="toc-h2 nav-item toc-entry"><a class="reference internal nav-link" '
+            f'href="#page-{name}">{html_escape(prefix + title)}</a></li>'
+        )
+    toc = '<nav aria-label="Book"><ul class="nav section-nav flex-column">'
+    toc += "".join(entries) + "</ul></nav>"
+    start = page.find('<div id="jb-print-toc">')
+    if start != -1:
+        nav_start = page.find('<nav aria-label="Page">', start)
+        nav_end = page.find("</nav>", nav_start)
+        if nav_start != -1 and nav_end != -1:
+            page = page[:nav_start] + toc + page[nav_end + len("</nav>") :]
     (outdir / PRINT_PAGE).write_text(page, encoding="utf-8")
 
 
