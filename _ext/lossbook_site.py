@@ -190,15 +190,21 @@ def link_pdf(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     first.insert(index, paragraph)
 
 
-def fix_citation_roles(
+def fix_aria(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """docutils lists citations as ``role="list"`` of ``role="doc-biblioentry"`` items, a role
+    """Two ARIA slips of the generated HTML, fixed in each page's body.
+
+    docutils lists citations as ``role="list"`` of ``role="doc-biblioentry"`` items, a role
     DPUB-ARIA 1.1 deprecated and that a list does not accept (axe: aria-required-children,
-    critical). Each entry becomes a ``listitem``."""
+    critical); each entry becomes a ``listitem``."""
     body = context.get("body")
-    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
-        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    if isinstance(body, str):
+        body = body.replace('role="doc-biblioentry"', 'role="listitem"')
+        # myst-nb labels the "Show code cell source" toggle "Toggle hidden content", so its
+        # name hides its visible text (axe: label-content-name-mismatch): let the text name it.
+        body = body.replace('<summary aria-label="Toggle hidden content">', "<summary>")
+        context["body"] = body
 
 
 # --- 7. launch buttons ----------------------------------------------------------------
@@ -458,7 +464,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-resolved", link_pdf)
     app.connect("doctree-resolved", sort_bibliography)
     app.connect("html-page-context", point_launch_buttons, priority=900)
-    app.connect("html-page-context", fix_citation_roles)
+    app.connect("html-page-context", fix_aria)
     app.connect("build-finished", finish, priority=900)
     app.add_css_file("lossbook-site.css")
     app.add_js_file("lossbook-site.js")
