@@ -245,7 +245,10 @@ async (timeoutMs) => {
       shownWidth: img.getBoundingClientRect().width,
     };
   });
+  const shown = (el) =>
+    el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
   return {
+    searchFields: [...document.querySelectorAll(".search-button-field")].filter(shown).length,
     unmarkedChinese,
     figures,
     pathLikeAlt: figures.filter((f) => !f.alt || pathLike.test(f.alt))
@@ -382,6 +385,7 @@ def test_page(
     assert report["brokenImages"] == [], f"images that did not load: {report['brokenImages']}"
     assert broken_links == [], "internal links that do not resolve:\n" + "\n".join(broken_links)
     assert serious == [], "axe-core: serious or critical violations:\n" + "\n".join(serious)
+    assert report["searchFields"] <= 1, f"{report['searchFields']} search boxes on the page"
     assert report["unmarkedChinese"] == [], (
         f"Chinese text without lang=zh-Hans: {report['unmarkedChinese']}"
     )
