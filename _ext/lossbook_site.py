@@ -445,6 +445,27 @@ def write_print_page(app: Sphinx) -> None:
     (outdir / PRINT_PAGE).write_text(page, encoding="utf-8")
 
 
+_SEARCH_SCRIPTS = re.compile(
+    r'\s*<script src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)"'
+    r"></script>"
+)
+
+
+def drop_idle_search_scripts(app: Sphinx, outdir: Path) -> None:
+    """pydata-sphinx-theme loads Sphinx's search code and the whole index (110 kB, three
+    requests) on every page for search-as-you-type; with that option off (its default, and
+    ours) the search box only opens search.html, so the other pages do not need them."""
+    if (app.config.html_theme_options or {}).get("search_as_you_type"):
+        return
+    for path in outdir.rglob("*.html"):
+        if path.name == "search.html" or path.parts[len(outdir.parts)] in {"_static", "_sources"}:
+            continue
+        text = path.read_text(encoding="utf-8")
+        stripped = _SEARCH_SCRIPTS.sub("", text)
+        if stripped != text:
+            path.write_text(stripped, encoding="utf-8")
+
+
 def finish(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -454,6 +475,7 @@ def finish(app: Sphinx, exception: Exception | None) -> None:
     write_readable_notebooks(app)
     if app.builder.name == "html":
         write_print_page(app)
+        drop_idle_search_scripts(app, outdir)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
