@@ -8,6 +8,8 @@
     python3 tasks.py lint     # ruff check, ruff format --check, mypy --strict, notebook metadata
     python3 tasks.py execute [NOTEBOOK ...]   # re-run notebooks in place (default: all of book/)
                                               # and strip their volatile metadata
+    python3 tasks.py package  # sdist + wheel, twine check, every chapter run from the wheel
+    python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
@@ -120,7 +122,9 @@ def test(_: list[str]) -> None:
     """Everything: the build, every test (each notebook executed once, by nbval; the
     build shows the same committed outputs), then the static checks of `lint`."""
     ensure_chromium()
+    ensure_npm_packages()
     build_book()
+    build_pdf()
     tests = run(
         [python(), *PYTEST, "tests", "lossbook", "book", *NBVAL], env=venv_env(), stop=False
     )
@@ -171,9 +175,81 @@ def execute(notebooks: list[str]) -> None:
 
 def book(_: list[str]) -> None:
     build_book()
+    build_pdf()
 
 
-COMMANDS = {"book": book, "test": test, "unit": unit, "lint": lint, "execute": execute}
+# --- site-doors (issue 15): PDF, npm test packages, package build, notebooks anywhere ---
+
+NPM_PREFIX = ROOT / ".cache" / "npm"
+# Pinned npm packages the browser test injects into pages (axe-core: accessibility rules).
+NPM_PACKAGES = {"axe-core": "4.14.1"}
+PACKAGING_TOOLS = ["build==1.6.1", "twine==7.0.0"]
+
+
+def ensure_npm_packages() -> None:
+    """Install the browser test's npm packages into .cache/npm (once per pinned version)."""
+    missing = [
+        f"{name}@{version}"
+        for name, version in NPM_PACKAGES.items()
+        if not (NPM_PREFIX / "node_modules" / name / f".lossbook-{version}").exists()
+    ]
+    if not missing:
+        return
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if shutil.which("npm") is None and is_root and shutil.which("apt-get"):
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=apt_env)
+        run(["apt-get", "install", "-y", "-qq", "npm"], env=apt_env)
+    if shutil.which("npm") is None:
+        print("npm not found: the browser test's accessibility (axe-core) part will be skipped.")
+        return
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    run(
+        [
+            "npm",
+            "install",
+            "--silent",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            NPM_PREFIX,
+            *missing,
+        ]
+    )
+    for name, version in NPM_PACKAGES.items():
+        (NPM_PREFIX / "node_modules" / name / f".lossbook-{version}").touch()
+
+
+def build_pdf() -> None:
+    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf."""
+    run([python(), "-m", "tools.print_pdf"], env=venv_env())
+
+
+def sync_notebooks(_: list[str]) -> None:
+    run([python(), "-m", "tools.sync_notebooks"], env=venv_env())
+
+
+def package(_: list[str]) -> None:
+    """Build the sdist and wheel, check them, then run every chapter from the wheel alone."""
+    run([python(), "-m", "pip", "install", "--quiet", *PACKAGING_TOOLS], env=venv_env())
+    shutil.rmtree(ROOT / "dist", ignore_errors=True)
+    run([python(), "-m", "build", "--outdir", "dist", "."], env=venv_env())
+    dist = sorted((ROOT / "dist").iterdir())
+    run([python(), "-m", "twine", "check", "--strict", *dist], env=venv_env())
+    wheels = [path for path in dist if path.suffix == ".whl"]
+    run([python(), "-m", "tools.notebooks_anywhere", *wheels], env=venv_env())
+
+
+COMMANDS = {
+    "book": book,
+    "test": test,
+    "unit": unit,
+    "lint": lint,
+    "execute": execute,
+    "package": package,
+    "sync-notebooks": sync_notebooks,
+}
 
 
 def main() -> None:

@@ -15,6 +15,19 @@ page must:
 * link only to internal targets that exist: the file, and the ``#fragment`` id
   on the target page.
 
+and, for issue 15 (every door a reader uses):
+
+* pass axe-core (from npm, installed by ``tasks.py test`` into ``.cache/npm``) with no
+  serious or critical violation;
+* give every figure in the article a caption with a number, alt text that describes it
+  (not a file name), and twice as many pixels as it is displayed with (sharp at 2x);
+* mark every run of Chinese text ``lang="zh-Hans"``;
+* at phone width (390 px): scroll no wider than the screen, and open the navigation and
+  the page contents by clicking their buttons.
+
+The site-wide tests check the whole-book PDF linked from the landing page, the readable
+downloadable notebooks, the launch buttons, the search summaries and the bibliography order.
+
 Build the book first (``python3 tasks.py test`` does). Without Chromium or the
 built site the test is skipped, except under ``CI=true`` where it fails.
 """
@@ -39,7 +52,11 @@ import pytest
 from tests.conftest import PAGES_CHECKED
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
+# LOSSBOOK_SITE: test another build of the site (for example one built without execution).
+SITE = Path(os.environ.get("LOSSBOOK_SITE", ROOT / "_build" / "html"))
+AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -52,16 +69,23 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 # Generated index pages: long lists of links to pages that are checked anyway.
-SKIPPED_PAGES = {"genindex.html"}
+# The print page (every page in one, for the PDF) repeats pages that are checked anyway.
+SKIPPED_PAGES = {"genindex.html", "book/print.html"}
 TIMEOUT_MS = 60_000
 INSTALL_CHROMIUM = (
     "install Debian's Chromium (`apt-get install chromium`), then run `python3 tasks.py test`"
 )
-BUILD_BOOK = "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
+BUILD_BOOK = (
+    "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
+)
 
 
 def find_chromium() -> str | None:
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -82,7 +106,10 @@ def site_pages() -> list[str]:
     pages = []
     for path in sorted(SITE.rglob("*.html")):
         relative = path.relative_to(SITE).as_posix()
-        if relative.split("/")[0] in {"_static", "_sources", "_images"} or relative in SKIPPED_PAGES:
+        if (
+            relative.split("/")[0] in {"_static", "_sources", "_images"}
+            or relative in SKIPPED_PAGES
+        ):
             continue
         pages.append(relative)
     return pages
@@ -98,9 +125,8 @@ class _IdCollector(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if name == "id" or (tag == "a" and name == "name"):
-                if value is not None:
-                    self.ids.add(value)
+            if (name == "id" or (tag == "a" and name == "name")) and value is not None:
+                self.ids.add(value)
 
 
 @functools.cache
@@ -111,7 +137,7 @@ def ids_in(path: Path) -> frozenset[str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -140,21 +166,26 @@ def browser_context() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the playwright package is not installed", "run `python3 tasks.py test`, which installs requirements.txt")
-    with tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=chromium,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                service_workers="block",
-            )
-            context.set_default_timeout(TIMEOUT_MS)
-            try:
-                yield context
-            finally:
-                context.close()
+        unavailable(
+            "the playwright package is not installed",
+            "run `python3 tasks.py test`, which installs requirements.txt",
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="lossbook-chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            service_workers="block",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
 
 
 # Runs in the page once it has loaded: waits for MathJax and the images, then
@@ -190,7 +221,41 @@ async (timeoutMs) => {
     if (style.display === "none" || style.visibility === "hidden") continue;
     if (rawPattern.test(node.textContent)) rawTex.push(node.textContent.trim().slice(0, 120));
   }
+  const cjk = /[\u2e80-\u2fdf\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/;
+  const unmarkedChinese = [];
+  const cjkWalker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = cjkWalker.nextNode(); node; node = cjkWalker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest("script, style, pre, code, mjx-container")) continue;
+    if (cjk.test(node.textContent) && !parent.closest('[lang="zh-Hans"]')) {
+      unmarkedChinese.push(node.textContent.trim().slice(0, 80));
+    }
+  }
+  const articleImages = [...document.querySelectorAll(".bd-article img")];
+  const pathLike = /(^|\/)[\w.-]+\.(png|jpe?g|svg|gif|webp)$|^_images|^\.\.\//i;
+  const figures = articleImages.map((img) => {
+    const figure = img.closest("figure");
+    const caption = figure && figure.querySelector("figcaption");
+    return {
+      src: img.getAttribute("src"),
+      alt: (img.getAttribute("alt") || "").trim(),
+      caption: caption ? caption.textContent.trim() : "",
+      numbered: !!(caption && caption.querySelector(".caption-number")),
+      naturalWidth: img.naturalWidth,
+      shownWidth: img.getBoundingClientRect().width,
+    };
+  });
+  const shown = (el) =>
+    el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
   return {
+    searchFields: [...document.querySelectorAll(".search-button-field")].filter(shown).length,
+    unmarkedChinese,
+    figures,
+    pathLikeAlt: figures.filter((f) => !f.alt || pathLike.test(f.alt))
+      .map((f) => `${f.src}: alt=${JSON.stringify(f.alt)}`),
+    uncaptioned: figures.filter((f) => !f.caption || !f.numbered).map((f) => f.src),
+    blurry: figures.filter((f) => f.shownWidth > 0 && f.naturalWidth < 1.9 * f.shownWidth)
+      .map((f) => `${f.src}: ${f.naturalWidth} px shown at ${Math.round(f.shownWidth)} px`),
     mathjax,
     mathCount: mathNodes.length,
     untypeset: mathNodes.filter((el) => !el.querySelector("mjx-container"))
@@ -240,7 +305,9 @@ def check_internal_link(href: str) -> str | None:
 
 
 @pytest.mark.parametrize("page_path", PAGES or ["<the built book is missing>"])
-def test_page(page_path: str, base_url: str, browser_context: Any, request: pytest.FixtureRequest) -> None:
+def test_page(
+    page_path: str, base_url: str, browser_context: Any, request: pytest.FixtureRequest
+) -> None:
     console_errors: list[str] = []
     page_errors: list[str] = []
     external: list[str] = []
@@ -257,13 +324,26 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
 
     page = browser_context.new_page()
     page.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and console_errors.append(
-        f"{message.text} ({message.location.get('url', '')})"))
+    page.on(
+        "console",
+        lambda message: (
+            message.type == "error"
+            and console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+        ),
+    )
     page.on("pageerror", lambda error: page_errors.append(str(error)))
-    page.on("requestfailed", lambda req: urlsplit(req.url).hostname in LOCAL_HOSTS and failed.append(
-        f"{req.url}: {req.failure}"))
-    page.on("response", lambda response: response.status >= 400 and failed.append(
-        f"{response.url}: HTTP {response.status}"))
+    page.on(
+        "requestfailed",
+        lambda req: (
+            urlsplit(req.url).hostname in LOCAL_HOSTS and failed.append(f"{req.url}: {req.failure}")
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400 and failed.append(f"{response.url}: HTTP {response.status}")
+        ),
+    )
     page.on("websocket", lambda socket: external.append(socket.url))
     redirect = redirect_target(SITE / page_path)
     try:
@@ -273,17 +353,23 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
             page.wait_for_load_state("load")
         report = page.evaluate(INSPECT_PAGE, TIMEOUT_MS // 2)
         page.wait_for_load_state("networkidle")
+        serious = axe_violations(page)
+        # The same page at phone width (one load per page keeps the test fast).
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(300)
+        phone = page.evaluate(PHONE_CHECK)
     finally:
         page.close()
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
 
     origin = base_url.rstrip("/")
-    broken_links = sorted({
-        problem
-        for href in report["links"]
-        if href.startswith(origin + "/")
-        and (problem := check_internal_link(href)) is not None
-    })
+    broken_links = sorted(
+        {
+            problem
+            for href in report["links"]
+            if href.startswith(origin + "/") and (problem := check_internal_link(href)) is not None
+        }
+    )
 
     assert report["mathjax"] != "timed out", "MathJax did not finish typesetting"
     assert external == [], f"requests to other hosts (blocked): {external}"
@@ -298,6 +384,187 @@ def test_page(page_path: str, base_url: str, browser_context: Any, request: pyte
     assert report["rawTex"] == [], f"raw TeX left in the rendered text: {report['rawTex']}"
     assert report["brokenImages"] == [], f"images that did not load: {report['brokenImages']}"
     assert broken_links == [], "internal links that do not resolve:\n" + "\n".join(broken_links)
+    assert serious == [], "axe-core: serious or critical violations:\n" + "\n".join(serious)
+    assert report["searchFields"] <= 1, f"{report['searchFields']} search boxes on the page"
+    assert report["unmarkedChinese"] == [], (
+        f"Chinese text without lang=zh-Hans: {report['unmarkedChinese']}"
+    )
+    assert report["pathLikeAlt"] == [], (
+        f"figures whose alt text is empty or a file name: {report['pathLikeAlt']}"
+    )
+    assert report["uncaptioned"] == [], (
+        f"figures without a numbered caption: {report['uncaptioned']}"
+    )
+    assert report["blurry"] == [], (
+        f"figures with fewer than 2 pixels per displayed pixel: {report['blurry']}"
+    )
+    assert phone["scrollWidth"] <= PHONE["width"], (
+        f"{phone['scrollWidth']} px wide at {PHONE['width']} px (sideways scroll); "
+        f"widest: {phone['widest']}"
+    )
+    assert phone["primary"] == "opened", (
+        f"at phone width, the navigation button: {phone['primary']}"
+    )
+    if phone["secondary"] != "no visible button":
+        assert phone["secondary"] == "opened", (
+            f"at phone width, the contents button: {phone['secondary']}"
+        )
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the loaded page (all rules)."""
+    if not AXE.is_file():
+        unavailable(
+            f"axe-core is not installed in {AXE.parent}",
+            "run `python3 tasks.py test`, which installs it from npm",
+        )
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
+             .filter((v) => v.impact === "serious" || v.impact === "critical")
+             .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.slice(0, 3)
+               .map((n) => n.target.join(" ")).join(", ")}${v.nodes.length > 3 ? " ..." : ""}`)"""
+    )
+    return list(violations)
+
+
+# Runs at phone width: how wide the page scrolls, and whether each sidebar opens when its
+# button is clicked.
+PHONE_CHECK = r"""
+async () => {
+  const visible = (el) => !!el && el.getClientRects().length > 0 &&
+    getComputedStyle(el).visibility !== "hidden";
+  const opened = (sidebar) => {
+    const dialog = document.querySelector(`dialog[id*="${sidebar}"]`);
+    if (dialog && dialog.open) return true;
+    const panel = document.querySelector(`.bd-sidebar-${sidebar}`);
+    if (!panel) return false;
+    const box = panel.getBoundingClientRect();
+    return visible(panel) && box.right > 0 && box.left < window.innerWidth && box.width > 100;
+  };
+  const widest = [...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 &&
+      !el.closest("dialog, .bd-sidebar-primary, .bd-sidebar-secondary"))
+    .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`);
+  const result = {
+    scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, widest,
+  };
+  const toggles = [["primary", ".primary-toggle"], ["secondary", ".secondary-toggle"]];
+  for (const [name, selector] of toggles) {
+    const buttons = [...document.querySelectorAll(selector)].filter(visible);
+    if (!buttons.length) { result[name] = "no visible button"; continue; }
+    buttons[0].click();
+    await new Promise((done) => setTimeout(done, 400));
+    result[name] = opened(name) ? "opened" : "did not open";
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    document.querySelectorAll("dialog[open]").forEach((d) => d.close());
+    document.querySelectorAll("input.sidebar-toggle:checked")
+      .forEach((box) => { box.checked = false; });
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  return result;
+}
+"""
+
+
+def test_landing_page_links_the_whole_book_pdf() -> None:
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    landing = redirect_target(SITE / "index.html") or "index.html"
+    html = (SITE / landing).read_text(encoding="utf-8")
+    match = re.search(r'<a[^>]+class="[^"]*lossbook-pdf[^"]*"[^>]+href="([^"]+)"', html)
+    assert match, f"{landing} has no link to the PDF"
+    pdf = (SITE / landing).parent / match.group(1)
+    assert pdf.is_file(), (
+        f"the PDF linked from {landing} is missing: {pdf} (run `python3 tasks.py book`)"
+    )
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    chapters = len(list((ROOT / "book").glob("[0-9][0-9]_*.ipynb")))
+    assert pages >= 3 * chapters, f"the PDF has {pages} pages for {chapters} chapters"
+
+
+def test_every_page_has_a_favicon() -> None:
+    """No /favicon.ico 404: every page names an icon that exists."""
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    missing = []
+    for page_path in PAGES:
+        if redirect_target(SITE / page_path) is not None:
+            continue
+        html = (SITE / page_path).read_text(encoding="utf-8")
+        match = re.search(r'<link rel="icon" href="([^"]+)"', html)
+        if match is None or not ((SITE / page_path).parent / match.group(1)).is_file():
+            missing.append(page_path)
+    assert missing == [], f"pages without a working favicon link: {missing}"
+
+
+def test_bibliography_is_alphabetical() -> None:
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    html = (SITE / "book" / "bibliography.html").read_text(encoding="utf-8")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>([^<]+)<', html)
+    assert labels, "no entries on the bibliography page"
+    import unicodedata
+
+    def key(label: str) -> str:  # "Müller" is filed under "Mu"
+        return "".join(
+            c for c in unicodedata.normalize("NFKD", label) if not unicodedata.combining(c)
+        ).casefold()
+
+    assert labels == sorted(labels, key=key), f"not in alphabetical order: {labels}"
+
+
+def test_downloadable_notebooks_are_readable() -> None:
+    """The .ipynb behind the download button shows numbers, not MyST placeholders."""
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    import json
+
+    from tools.readable_notebooks import leftover_myst
+
+    for notebook in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        copy = SITE / "_sources" / "book" / notebook.name
+        assert copy.is_file(), f"no downloadable {copy.relative_to(SITE)}"
+        converted = json.loads(copy.read_text(encoding="utf-8"))
+        assert leftover_myst(converted) == [], (
+            f"{copy.name}: MyST left: {leftover_myst(converted)[:5]}"
+        )
+        original = json.loads(notebook.read_text(encoding="utf-8"))
+        assert [c["source"] for c in converted["cells"] if c["cell_type"] == "code"] == [
+            c["source"] for c in original["cells"] if c["cell_type"] == "code"
+        ], f"{copy.name}: code cells changed"
+
+
+def test_launch_buttons_open_the_readable_notebooks() -> None:
+    if not PAGES:
+        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
+    html = (SITE / "book" / "01_information.html").read_text(encoding="utf-8")
+    colab = re.findall(r'href="(https://colab[^"]+)"', html)
+    binder = re.findall(r'href="(https://mybinder[^"]+)"', html)
+    assert colab, "no Colab button"
+    assert binder, "no Binder button"
+    assert all("/blob/notebooks/book/01_information.ipynb" in url for url in colab), colab
+    assert all("/notebooks?" in url for url in binder), binder
+
+
+def test_search_summaries_show_the_match(base_url: str, browser_context: Any) -> None:
+    page = browser_context.new_page()
+    try:
+        page.goto(base_url + "search.html?q=logsumexp", wait_until="load")
+        page.wait_for_selector("#search-results ul.search li p.context", timeout=TIMEOUT_MS)
+        summaries = page.eval_on_selector_all(
+            "#search-results ul.search li p.context", "(ps) => ps.map((p) => p.textContent)"
+        )
+    finally:
+        page.close()
+    assert summaries
+    chrome = [s for s in summaries if ".pdf" in s[:40] or s.strip().startswith("Contents")]
+    assert chrome == [], f"search summaries made of page chrome: {chrome[:3]}"
+    assert any("logsumexp" in s.lower() or "log-sum-exp" in s.lower() for s in summaries), (
+        summaries[:3]
+    )
 
 
 def test_site_has_every_page_of_the_toc() -> None:
@@ -318,7 +585,9 @@ def test_site_has_every_page_of_the_toc() -> None:
                 yield from files(item)
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    missing = [name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES]
+    missing = [
+        name for name in files(toc) if f"{Path(name).with_suffix('').as_posix()}.html" not in PAGES
+    ]
     assert missing == [], f"pages in _toc.yml but not in {SITE}: {missing}"
 
 
@@ -340,4 +609,6 @@ def test_every_chapter_page_shows_its_figures() -> None:
         page = (SITE / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8")
         shown = len(set(re.findall(r'<img[^>]+src="[^"]*_images/([0-9a-f]+\.png)"', page)))
         assert figures > 0, f"{notebook.name} has no figure output committed"
-        assert shown >= figures, f"{notebook.name}: {figures} figures committed, {shown} on the page"
+        assert shown >= figures, (
+            f"{notebook.name}: {figures} figures committed, {shown} on the page"
+        )

@@ -1,0 +1,1 @@
+"""Maintenance scripts for the repository (run through ``python3 tasks.py``)."""
