@@ -14,8 +14,23 @@ Losses on logits, and their analytic gradients
     :func:`softmax_cross_entropy`, :func:`binary_cross_entropy_with_logits`,
     :func:`sigmoid_focal_loss`, :func:`softmax_focal_loss`, :func:`grad`,
     :func:`value_and_grad`, :func:`numerical_gradient`
+Imbalance and calibration
+    :func:`class_balanced_weights`, :func:`logit_adjusted_cross_entropy`,
+    :func:`poly1_cross_entropy`, :func:`reliability_bins`,
+    :func:`expected_calibration_error`, :func:`fit_temperature`
 """
 
+from lossbook._calibration import (
+    ReliabilityBins,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
+from lossbook._imbalance import (
+    class_balanced_weights,
+    logit_adjusted_cross_entropy,
+    poly1_cross_entropy,
+)
 from lossbook.focal import sigmoid_focal_loss, softmax_focal_loss
 from lossbook.gradients import grad, numerical_gradient, value_and_grad
 from lossbook.information import cross_entropy, entropy, information, kl_divergence
@@ -49,4 +64,11 @@ __all__ = [
     "grad",
     "value_and_grad",
     "numerical_gradient",
+    "class_balanced_weights",
+    "logit_adjusted_cross_entropy",
+    "poly1_cross_entropy",
+    "reliability_bins",
+    "ReliabilityBins",
+    "expected_calibration_error",
+    "fit_temperature",
 ]

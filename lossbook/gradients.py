@@ -20,6 +20,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
+from lossbook._imbalance import (
+    _logit_adjusted_cross_entropy,
+    _poly1_cross_entropy,
+    logit_adjusted_cross_entropy,
+    poly1_cross_entropy,
+)
 from lossbook.focal import (
     _sigmoid_focal_loss,
     _softmax_focal_loss,
@@ -45,6 +51,8 @@ _KERNELS: dict[Callable[..., Any], Callable[..., ValueAndGrad]] = {
     binary_cross_entropy_with_logits: _binary_cross_entropy_with_logits,
     sigmoid_focal_loss: _sigmoid_focal_loss,
     softmax_focal_loss: _softmax_focal_loss,
+    logit_adjusted_cross_entropy: _logit_adjusted_cross_entropy,
+    poly1_cross_entropy: _poly1_cross_entropy,
 }
 
 
