@@ -284,3 +284,16 @@ def test_poly1_validation(kwargs: dict, error: type, match: str) -> None:  # typ
         lb.poly1_cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="logits"):
         lb.poly1_cross_entropy(np.array([[np.inf, 0.0]]), np.array([0]))
+
+
+@pytest.mark.parametrize("loss", [lb.logit_adjusted_cross_entropy, lb.poly1_cross_entropy])
+def test_gradient_wrappers_keep_the_signature(loss) -> None:  # type: ignore[no-untyped-def]
+    import inspect
+
+    assert inspect.signature(lb.grad(loss)) == inspect.signature(loss)
+    assert inspect.signature(lb.value_and_grad(loss)) == inspect.signature(loss)
+    z, y = np.array([[1.0, -2.0, 0.5]]), np.array([1])
+    kwargs = {"prior": PRIOR[:3]} if loss is lb.logit_adjusted_cross_entropy else {}
+    value, g = lb.value_and_grad(loss)(z, y, **kwargs)
+    assert value == loss(z, y, **kwargs)
+    np.testing.assert_array_equal(g, lb.grad(loss)(z, y, **kwargs))
