@@ -115,7 +115,7 @@ def reliability_bins(
     References
     ----------
     .. [1] C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, "On Calibration of
-       Modern Neural Networks", ICML 2017, section 2.
+       Modern Neural Networks", ICML 2017.
 
     Examples
     --------
@@ -154,7 +154,7 @@ def expected_calibration_error(
     .. math:: \mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{N}
               \bigl|\operatorname{freq}_b - \operatorname{conf}_b\bigr|
 
-    over the bins of :func:`reliability_bins`, eq. (3) of [1]_.
+    over the bins of :func:`reliability_bins` [1]_.
 
     Parameters
     ----------
@@ -215,7 +215,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
 
     Returns the :math:`T > 0` minimising the mean negative log-likelihood
     of :math:`\operatorname{softmax}(z / T)` (or :math:`\sigma(z / T)` for
-    binary logits) on held-out data, section 4.2 of [1]_.
+    binary logits) on held-out data [1]_.
 
     Parameters
     ----------

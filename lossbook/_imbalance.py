@@ -40,8 +40,7 @@ def class_balanced_weights(
     .. math:: E_n = \frac{1 - \beta^{n}}{1 - \beta}, \qquad
               w_c = \frac{1}{E_{n_c}} = \frac{1 - \beta}{1 - \beta^{n_c}}
 
-    for a class with :math:`n_c` training examples, eq. (3) and section 4
-    of [1]_. :math:`\beta = 0` gives equal weights; :math:`\beta \to 1`
+    for a class with :math:`n_c` training examples [1]_. :math:`\beta = 0` gives equal weights; :math:`\beta \to 1`
     gives inverse class frequency :math:`1 / n_c`.
 
     Parameters
@@ -50,8 +49,9 @@ def class_balanced_weights(
         Number of training examples per class, any shape; positive and
         finite (non-integer counts are allowed).
     beta : float, optional
-        Hyperparameter in [0, 1); default 0.999. The paper searches
-        :math:`\beta \in \{0.9, 0.99, 0.999, 0.9999\}`.
+        Hyperparameter in [0, 1); default 0.999. The weights differ from
+        equal ones only for classes with fewer than about
+        :math:`1 / (1 - \beta)` examples.
     normalize : bool, optional
         If True (default), scale the weights so that they sum to the number
         of classes, as in the paper, so that the overall scale of the loss
@@ -153,7 +153,7 @@ def logit_adjusted_cross_entropy(
     :math:`\arg\max_c z_c` targets the *balanced* error: for
     :math:`\tau = 1` the minimiser of the expected loss is
     :math:`z_c = \log P(x \mid c) + \text{const}`, whose argmax is the
-    Bayes-optimal classifier for balanced error (Theorem 1 of [1]_).
+    Bayes-optimal classifier for the balanced error [1]_.
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def poly1_cross_entropy(
     .. math:: \ell = -\log p_t + \varepsilon\,(1 - p_t),
               \qquad p_t = \operatorname{softmax}(z)_y
 
-    eq. (3) of [1]_: cross-entropy, whose Taylor series in
+    [1]_: cross-entropy, whose Taylor series in
     :math:`1 - p_t` is :math:`\sum_{j \ge 1} (1 - p_t)^j / j`, with the
     coefficient of the first term raised from 1 to :math:`1 + \varepsilon`.
 
@@ -293,8 +293,8 @@ def poly1_cross_entropy(
     target : array_like
         Class indices, shape ``logits.shape[:-1]``.
     epsilon : float, optional
-        The coefficient :math:`\varepsilon \ge -1`; default 1, the paper's
-        default for ImageNet classification. At ``epsilon=0`` this is
+        The coefficient :math:`\varepsilon \ge -1`; default 1. At
+        ``epsilon=0`` this is
         :func:`softmax_cross_entropy`.
     weight : array_like, optional
         Class weights, shape ``(C,)``, non-negative; the loss of an example
