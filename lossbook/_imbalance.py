@@ -40,8 +40,9 @@ def class_balanced_weights(
     .. math:: E_n = \frac{1 - \beta^{n}}{1 - \beta}, \qquad
               w_c = \frac{1}{E_{n_c}} = \frac{1 - \beta}{1 - \beta^{n_c}}
 
-    for a class with :math:`n_c` training examples [1]_. :math:`\beta = 0` gives equal weights; :math:`\beta \to 1`
-    gives inverse class frequency :math:`1 / n_c`.
+    for a class with :math:`n_c` training examples [1]_. :math:`\beta = 0`
+    gives equal weights; :math:`\beta \to 1` gives inverse class frequency
+    :math:`1 / n_c`.
 
     Parameters
     ----------
@@ -149,7 +150,7 @@ def logit_adjusted_cross_entropy(
               \frac{e^{z_y + \tau \log \pi_y}}{\sum_c e^{z_c + \tau \log \pi_c}}
 
     the softmax cross-entropy of the logits shifted by :math:`\tau` times the
-    log class prior, eq. (10) of [1]_. Training with it and predicting with
+    log class prior [1]_. Training with it and predicting with
     :math:`\arg\max_c z_c` targets the *balanced* error: for
     :math:`\tau = 1` the minimiser of the expected loss is
     :math:`z_c = \log P(x \mid c) + \text{const}`, whose argmax is the
