@@ -27,16 +27,18 @@ F64 = NDArray[np.float64]
 
 
 class ReliabilityBins(NamedTuple):
-    """The bins of a reliability diagram (see :func:`reliability_bins`)."""
+    """The bins of a reliability diagram, returned by :func:`reliability_bins`.
+
+    A named tuple of four arrays: ``edges``, the ``n_bins + 1`` bin boundaries
+    from 0 to 1; and per bin ``confidence``, the mean predicted probability,
+    ``frequency``, the fraction of positive outcomes (both NaN for an empty
+    bin), and ``counts``, the number of predictions.
+    """
 
     edges: F64
-    """Bin boundaries, length ``n_bins + 1``, from 0 to 1."""
     confidence: F64
-    """Mean confidence in each bin (NaN for an empty bin)."""
     frequency: F64
-    """Fraction of positive outcomes in each bin (NaN for an empty bin)."""
     counts: NDArray[np.intp]
-    """Number of predictions in each bin."""
 
 
 def _check_pair(confidence: ArrayLike, outcome: ArrayLike) -> tuple[F64, F64]:

@@ -171,7 +171,14 @@ def logit_adjusted_cross_entropy(
     tau : float, optional
         Scale :math:`\tau` of the adjustment; default 1. ``tau=0`` gives
         :func:`softmax_cross_entropy`.
-    weight, ignore_index, label_smoothing, reduction
+    weight : array_like, optional
+        Class weights, shape ``(C,)``, as in :func:`softmax_cross_entropy`.
+    ignore_index : int, optional
+        A target index whose examples are ignored, as in
+        :func:`softmax_cross_entropy`.
+    label_smoothing : float, optional
+        Label smoothing in [0, 1], as in :func:`softmax_cross_entropy`.
+    reduction : {'mean', 'sum', 'none'}, optional
         As in :func:`softmax_cross_entropy`.
 
     Returns
