@@ -136,7 +136,7 @@ def reliability_bins(
     else:
         order = np.argsort(c, kind="stable")
         index = np.empty(c.size, np.intp)
-        # Group b holds the sorted positions [floor(b N / B), floor((b + 1) N / B)).
+        # Group b holds the sorted positions [ceil(b N / B), ceil((b + 1) N / B)).
         index[order] = (np.arange(c.size) * n_bins) // c.size
         starts = (np.arange(1, n_bins) * c.size + n_bins - 1) // n_bins
         inner = c[order][np.minimum(starts, c.size - 1)]
@@ -241,8 +241,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
     ValueError
         If the inputs are invalid; if the logits are no better than a
         constant (the likelihood then increases as :math:`T \to \infty`), or
-        rank every example's true class strictly first (it then increases as
-        :math:`T \to 0`), so that no finite optimum exists; or if the
+        rank every example's true class first, ties allowed (it then increases
+        as :math:`T \to 0`), so that no finite optimum exists; or if the
         iteration does not converge.
     TypeError
         If an array is not real-valued or `max_iter` is not an integer.
@@ -310,8 +310,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
         )
     if not (np.max(d, axis=1) > 0).any():
         raise ValueError(
-            "logits rank the true class strictly first for every example; the likelihood "
-            "increases as T -> 0, so no finite temperature fits"
+            "logits rank the true class first (or tied first) for every example; the "
+            "likelihood increases as T -> 0, so no finite temperature fits"
         )
     lo, hi = 0.0, 1.0
     while _nll_derivatives(hi, d)[0] < 0:

@@ -112,10 +112,17 @@ def class_balanced_weights(
     if not 0.0 <= b < 1.0:
         raise ValueError(f"beta must lie in [0, 1), got {beta!r}")
     n64 = n.astype(np.float64)
-    # beta = 0: every class has effective number 1 (log(0) would warn).
-    w = np.ones_like(n64) if b == 0.0 else (1.0 - b) / -np.expm1(n64 * np.log(b))
+    if b == 0.0:  # every class has effective number 1 (log(0) would warn)
+        return v.cast_result(np.ones_like(n64), n.dtype)  # type: ignore[no-any-return]
+    # (1 - beta) E_n = 1 - beta^n, the denominator of the weight
+    scaled_effective = -np.expm1(n64 * np.log(b))
     if normalize:
-        w = w * (w.size / np.sum(w))
+        # Normalised weights are ratios of these denominators: form them relative to the
+        # smallest one, so that a tiny count cannot overflow 1 / E_n into inf / inf = nan.
+        relative = np.min(scaled_effective) / scaled_effective
+        w = relative * (relative.size / np.sum(relative))
+    else:
+        w = (1.0 - b) / scaled_effective
     return v.cast_result(w, n.dtype)  # type: ignore[no-any-return]
 
 

@@ -1,7 +1,7 @@
 """Tests for lossbook._calibration: reliability bins, ECE and the temperature fit.
 
 The bins and the ECE are checked against a brute-force loop over the
-definitions (Guo et al. 2017, eq. 3); the temperature against the
+definitions of Guo et al. 2017; the temperature against the
 first-order condition of the likelihood, written with lossbook's own
 cross-entropy and differentiated numerically, and against nearby
 temperatures.

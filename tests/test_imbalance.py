@@ -1,7 +1,8 @@
 """Tests for lossbook._imbalance: class-balanced weights, logit-adjusted and Poly-1 CE.
 
 Expected values come from 60-digit mpmath written from the papers' formulas
-(Cui et al. 2019 eq. 3; Menon et al. 2021 eq. 10; Leng et al. 2022 eq. 3),
+(Cui et al. 2019, the effective number; Menon et al. 2021, the logit-adjusted
+loss; Leng et al. 2022, Poly-1),
 and gradients from ``mp.diff`` of those references, so the analytic gradient
 formulas are checked against an independent differentiation.
 
@@ -89,6 +90,20 @@ def test_class_balanced_weights_limits_and_normalisation() -> None:
         w = lb.class_balanced_weights(counts, beta)
         assert w.sum() == pytest.approx(4.0, rel=1e-14)
         assert np.all(np.diff(w) >= 0)  # a rarer class never weighs less
+
+
+def test_class_balanced_weights_normalised_without_overflow() -> None:
+    # 1 / E_n overflows float64 for a tiny (non-integer) count; the normalised weights
+    # are finite: the tiny class takes almost all of the total C = 2.
+    counts = np.array([1e-320, 1.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        w = lb.class_balanced_weights(counts, 0.5)
+    b = oracle.mpf(0.5)
+    inverse = [1 / -mp.expm1(oracle.mpf(n) * mp.log(b)) for n in counts]
+    exact = [2 * x / mp.fsum(inverse) for x in inverse]
+    np.testing.assert_allclose(w, [float(e) for e in exact], rtol=1e-12, atol=0)
+    with np.errstate(over="ignore"):  # unnormalised, 1 / E_n really exceeds the float64 range
+        assert np.isinf(lb.class_balanced_weights(counts, 0.5, normalize=False)[0])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
