@@ -81,7 +81,9 @@ def class_balanced_weights(
     -----
     :math:`1 - \beta^{n}` is computed as ``-expm1(n * log(beta))``, so the
     weights stay accurate for :math:`\beta` close to 1, where
-    :math:`\beta^{n}` is close to 1 for small classes.
+    :math:`\beta^{n}` is close to 1 for small classes. Normalised weights are
+    formed relative to the smallest :math:`1 - \beta^{n}`, so they stay finite
+    even where :math:`1 / E_n` itself would overflow.
 
     References
     ----------
