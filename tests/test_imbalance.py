@@ -182,6 +182,31 @@ def test_logit_adjusted_is_ce_of_shifted_logits_and_numerical_gradient() -> None
         np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
 
 
+def test_logit_adjusted_soft_targets_smoothing_and_ignore_index() -> None:
+    rng = np.random.default_rng(5)
+    z = rng.normal(0, 3, (6, 5))
+    soft = rng.dirichlet(np.ones(5), 6)
+    y = np.array([0, 4, -100, 2, 1, -100])
+    cases = [
+        (soft, {"label_smoothing": 0.1}),
+        (y, {"ignore_index": -100, "label_smoothing": 0.2}),
+    ]
+    for target, kwargs in cases:
+        got = lb.logit_adjusted_cross_entropy(z, target, prior=PRIOR, tau=1.5, **kwargs)
+        want = lb.softmax_cross_entropy(z + 1.5 * np.log(PRIOR), target, **kwargs)
+        assert got == pytest.approx(want, rel=1e-14)
+        g = lb.grad(lb.logit_adjusted_cross_entropy)(z, target, prior=PRIOR, tau=1.5, **kwargs)
+        num = lb.numerical_gradient(
+            lambda x, target=target, kwargs=kwargs: lb.logit_adjusted_cross_entropy(
+                x, target, prior=PRIOR, tau=1.5, **kwargs
+            ),
+            z,
+        )
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
+    g = lb.grad(lb.logit_adjusted_cross_entropy)(z, y, prior=PRIOR, ignore_index=-100)
+    assert np.array_equal(g[y == -100], np.zeros((2, 5)))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     z=hnp.arrays(np.float64, (4, 3), elements=st.floats(-50, 50)),
