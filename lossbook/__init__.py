@@ -14,6 +14,10 @@ Losses on logits, and their analytic gradients
     :func:`softmax_cross_entropy`, :func:`binary_cross_entropy_with_logits`,
     :func:`sigmoid_focal_loss`, :func:`softmax_focal_loss`, :func:`grad`,
     :func:`value_and_grad`, :func:`numerical_gradient`
+Imbalance and calibration
+    :func:`class_balanced_weights`, :func:`logit_adjusted_cross_entropy`,
+    :func:`poly1_cross_entropy`, :func:`reliability_bins`,
+    :func:`expected_calibration_error`, :func:`fit_temperature`
 
 Layout (everything but ``gradients`` is private; import from ``lossbook``):
 ``_core`` the numerics core (row softmax with the shift's rounding recovered,
@@ -21,13 +25,25 @@ sigmoid pieces, blocks and workspaces) that every function of logits uses;
 ``_special`` the softmax family and sigmoids; ``_information`` functions of
 probabilities; ``_softmax_ce``, ``_fused_ce``, ``_binary_ce`` and ``_focal``
 the losses; ``_loss_common`` their shared plumbing (the ``ValueAndGrad``
-kernel protocol, reductions, elementwise chunking); ``_validation`` input
+kernel protocol, reductions, elementwise chunking); ``_imbalance`` and
+``_calibration`` the imbalance and calibration tools; ``_validation`` input
 checks; ``_typing`` shared type aliases; ``gradients`` the registry
 ``_KERNELS`` of analytic gradient kernels and ``grad``/``value_and_grad``.
 """
 
 from lossbook._binary_ce import binary_cross_entropy_with_logits
+from lossbook._calibration import (
+    ReliabilityBins,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_bins,
+)
 from lossbook._focal import sigmoid_focal_loss, softmax_focal_loss
+from lossbook._imbalance import (
+    class_balanced_weights,
+    logit_adjusted_cross_entropy,
+    poly1_cross_entropy,
+)
 from lossbook._information import cross_entropy, entropy, information, kl_divergence
 from lossbook._softmax_ce import softmax_cross_entropy
 from lossbook._special import (
@@ -43,16 +59,23 @@ from lossbook.gradients import grad, numerical_gradient, value_and_grad
 __version__ = "0.1.0"
 
 __all__ = [
+    "ReliabilityBins",
     "binary_cross_entropy_with_logits",
+    "class_balanced_weights",
     "cross_entropy",
     "entropy",
+    "expected_calibration_error",
+    "fit_temperature",
     "grad",
     "information",
     "kl_divergence",
     "log_sigmoid",
     "log_softmax",
+    "logit_adjusted_cross_entropy",
     "logsumexp",
     "numerical_gradient",
+    "poly1_cross_entropy",
+    "reliability_bins",
     "sigmoid",
     "sigmoid_focal_loss",
     "softmax",

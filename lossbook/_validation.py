@@ -188,7 +188,7 @@ def check_reduction(reduction: object) -> str:
     return reduction
 
 
-# --- helpers for the losses (lossbook.losses, lossbook.focal) -------------------
+# --- helpers for the losses (the private loss modules) -------------------
 
 
 def check_real_scalar(x: object, name: str) -> float:

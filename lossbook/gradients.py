@@ -27,6 +27,12 @@ from lossbook._focal import (
     sigmoid_focal_loss,
     softmax_focal_loss,
 )
+from lossbook._imbalance import (
+    _logit_adjusted_cross_entropy,
+    _poly1_cross_entropy,
+    logit_adjusted_cross_entropy,
+    poly1_cross_entropy,
+)
 from lossbook._loss_common import ValueAndGrad
 from lossbook._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
 from lossbook._typing import FloatArray
@@ -40,6 +46,8 @@ _KERNELS: dict[Callable[..., Any], Callable[..., ValueAndGrad]] = {
     binary_cross_entropy_with_logits: _binary_cross_entropy_with_logits,
     sigmoid_focal_loss: _sigmoid_focal_loss,
     softmax_focal_loss: _softmax_focal_loss,
+    logit_adjusted_cross_entropy: _logit_adjusted_cross_entropy,
+    poly1_cross_entropy: _poly1_cross_entropy,
 }
 
 

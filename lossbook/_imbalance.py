@@ -1,0 +1,450 @@
+"""Losses and weights for long-tailed and imbalanced classification.
+
+Three remedies from the literature that go beyond the focal loss: class-balanced
+weights from the effective number of samples (Cui et al. 2019), logit-adjusted
+softmax cross-entropy (Menon et al. 2021) and the Poly-1 loss (Leng et al.
+2022). Both losses have private ``_name(..., need_grad)`` kernels, registered
+in :mod:`lossbook.gradients`, that return the value and the analytic gradient
+with respect to the logits from one pass.
+
+Everything is computed in float64 and rounded once to the dtype of the logits
+(float64 for integer logits); other lossbook code is reached through the
+public namespace only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossbook import _validation as v
+
+# The kernels' return type; imported from its defining module because
+# lossbook.gradients requires exactly this type for registered kernels.
+from lossbook._loss_common import ValueAndGrad
+
+__all__ = ["class_balanced_weights", "logit_adjusted_cross_entropy", "poly1_cross_entropy"]
+
+FloatArray = NDArray[np.floating[Any]]
+F64 = NDArray[np.float64]
+
+
+def class_balanced_weights(
+    counts: ArrayLike, beta: float = 0.999, *, normalize: bool = True
+) -> FloatArray:
+    r"""Class weights from the effective number of samples (Cui et al. 2019).
+
+    .. math:: E_n = \frac{1 - \beta^{n}}{1 - \beta}, \qquad
+              w_c = \frac{1}{E_{n_c}} = \frac{1 - \beta}{1 - \beta^{n_c}}
+
+    for a class with :math:`n_c` training examples [1]_. :math:`\beta = 0`
+    gives equal weights; :math:`\beta \to 1` gives inverse class frequency
+    :math:`1 / n_c`.
+
+    Parameters
+    ----------
+    counts : array_like
+        Number of training examples per class, any shape; positive and
+        finite (non-integer counts are allowed).
+    beta : float, optional
+        Hyperparameter in [0, 1); default 0.999. The weights differ from
+        equal ones only for classes with fewer than about
+        :math:`1 / (1 - \beta)` examples.
+    normalize : bool, optional
+        If True (default), scale the weights so that they sum to the number
+        of classes, as in the paper, so that the overall scale of the loss
+        does not change with `beta`.
+
+    Returns
+    -------
+    ndarray
+        The weights, shaped like `counts`, with its dtype (float64 for
+        integer counts).
+
+    Raises
+    ------
+    ValueError
+        If `counts` is empty or has an entry that is not positive and
+        finite, or `beta` is outside [0, 1).
+    TypeError
+        If `counts` is not real-valued, `beta` is not a real number or
+        `normalize` is not a bool.
+
+    See Also
+    --------
+    softmax_cross_entropy : Takes the weights as its ``weight`` argument.
+
+    Notes
+    -----
+    :math:`1 - \beta^{n}` is computed as ``-expm1(n * log(beta))``, so the
+    weights stay accurate for :math:`\beta` close to 1, where
+    :math:`\beta^{n}` is close to 1 for small classes. Normalised weights are
+    formed relative to the smallest :math:`1 - \beta^{n}`, so they stay finite
+    even where :math:`1 / E_n` itself would overflow.
+
+    References
+    ----------
+    .. [1] Y. Cui, M. Jia, T.-Y. Lin, Y. Song and S. Belongie, "Class-Balanced
+       Loss Based on Effective Number of Samples", CVPR 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import class_balanced_weights
+    >>> class_balanced_weights([1000, 100, 10], beta=0.0)
+    array([1., 1., 1.])
+    >>> w = class_balanced_weights([1000, 100, 10], beta=0.99)
+    >>> np.round(w, 4)
+    array([0.2301, 0.363 , 2.4068])
+    >>> float(w.sum())
+    3.0
+    """
+    n = v.as_float_array(counts, "counts")
+    b = v.check_real_scalar(beta, "beta")
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
+    if n.size == 0:
+        raise ValueError("counts is empty; pass one count per class")
+    v.check_finite(n, "counts")
+    if (n <= 0).any():
+        raise ValueError("counts has entries <= 0; every class needs at least one example")
+    if not 0.0 <= b < 1.0:
+        raise ValueError(f"beta must lie in [0, 1), got {beta!r}")
+    n64 = n.astype(np.float64)
+    if b == 0.0:  # every class has effective number 1 (log(0) would warn)
+        return v.cast_array(np.ones_like(n64), n.dtype)
+    # (1 - beta) E_n = 1 - beta^n, the denominator of the weight
+    scaled_effective = -np.expm1(n64 * np.log(b))
+    if normalize:
+        # Normalised weights are ratios of these denominators: form them relative to the
+        # smallest one, so that a tiny count cannot overflow 1 / E_n into inf / inf = nan.
+        relative = np.min(scaled_effective) / scaled_effective
+        w = relative * (relative.size / np.sum(relative))
+    else:
+        w = (1.0 - b) / scaled_effective
+    return v.cast_array(w, n.dtype)
+
+
+def _prior_shift(prior: ArrayLike, tau: float, n_classes: int) -> F64:
+    """``tau * log(prior)`` as float64, after checking `prior` and `tau`."""
+    t = v.check_real_scalar(tau, "tau")
+    pi = v.as_float_array(prior, "prior")
+    if pi.shape != (n_classes,):
+        raise ValueError(
+            f"prior must have shape ({n_classes},), one entry per class; got {pi.shape}"
+        )
+    v.check_finite(pi, "prior")
+    if (pi <= 0).any():
+        raise ValueError("prior has entries <= 0; class priors must be positive")
+    return t * np.log(pi.astype(np.float64))
+
+
+def logit_adjusted_cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    prior: ArrayLike,
+    tau: float = 1.0,
+    weight: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> FloatArray:
+    r"""Logit-adjusted softmax cross-entropy (Menon et al. 2021).
+
+    .. math:: \ell(z, y) = -\log
+              \frac{e^{z_y + \tau \log \pi_y}}{\sum_c e^{z_c + \tau \log \pi_c}}
+
+    the softmax cross-entropy of the logits shifted by :math:`\tau` times the
+    log class prior [1]_. Training with it and predicting with
+    :math:`\arg\max_c z_c` targets the *balanced* error: for
+    :math:`\tau = 1` the minimiser of the expected loss is
+    :math:`z_c = \log P(x \mid c) + \text{const}`, whose argmax is the
+    Bayes-optimal classifier for the balanced error [1]_.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits with the classes on the last axis, shape ``(..., C)``; finite.
+    target : array_like
+        Class indices (integer, shape ``logits.shape[:-1]``) or class
+        probabilities (float, shape of `logits`), as in
+        :func:`softmax_cross_entropy`.
+    prior : array_like
+        Class priors :math:`\pi`, shape ``(C,)``, positive; usually the
+        class frequencies of the training set. Their normalisation does not
+        matter (a constant shift of all logits leaves softmax unchanged).
+    tau : float, optional
+        Scale :math:`\tau` of the adjustment; default 1. ``tau=0`` gives
+        :func:`softmax_cross_entropy`.
+    weight : array_like, optional
+        Class weights, shape ``(C,)``, as in :func:`softmax_cross_entropy`.
+    ignore_index : int, optional
+        A target index whose examples are ignored, as in
+        :func:`softmax_cross_entropy`.
+    label_smoothing : float, optional
+        Label smoothing in [0, 1], as in :func:`softmax_cross_entropy`.
+    reduction : {'mean', 'sum', 'none'}, optional
+        As in :func:`softmax_cross_entropy`.
+
+    Returns
+    -------
+    ndarray or scalar
+        The loss, with the dtype of `logits` (float64 for integer logits).
+
+    Raises
+    ------
+    ValueError
+        If `prior` does not have shape ``(C,)`` or has an entry that is not
+        positive and finite; if `tau` is not finite; and for every reason
+        :func:`softmax_cross_entropy` raises.
+    TypeError
+        If `tau` is not a real number or an array argument is not
+        real-valued.
+
+    See Also
+    --------
+    softmax_cross_entropy, class_balanced_weights
+
+    Notes
+    -----
+    The gradient with respect to `logits` is that of softmax cross-entropy
+    at the shifted logits, :math:`\operatorname{softmax}(z + \tau\log\pi) - e_y`,
+    because the shift is a constant. The shifted logits are formed in
+    float64.
+
+    The *post-hoc* variant of [1]_ trains with plain cross-entropy and
+    predicts with :math:`\arg\max_c (z_c - \tau \log \pi_c)` instead; both
+    are compared in the book's chapter on imbalance and calibration.
+
+    References
+    ----------
+    .. [1] A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit and
+       S. Kumar, "Long-tail learning via logit adjustment", ICLR 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import logit_adjusted_cross_entropy, softmax_cross_entropy
+    >>> z = np.array([[2.0, 0.0, -1.0]])
+    >>> prior = np.array([0.7, 0.2, 0.1])
+    >>> float(logit_adjusted_cross_entropy(z, np.array([2]), prior=prior))
+    4.990672844439938
+    >>> float(logit_adjusted_cross_entropy(z, np.array([2]), prior=prior, tau=0.0))
+    3.1698460195562856
+    >>> float(softmax_cross_entropy(z, np.array([2])))
+    3.1698460195562856
+    """
+    return cast(
+        FloatArray,
+        _logit_adjusted_cross_entropy(
+            logits,
+            target,
+            prior=prior,
+            tau=tau,
+            weight=weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        ).value,
+    )
+
+
+def _logit_adjusted_cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    prior: ArrayLike,
+    tau: float = 1.0,
+    weight: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> ValueAndGrad:
+    import lossbook as lb
+
+    z = v.as_float_array(logits, "logits")
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError("logits must have a non-empty last axis (the classes)")
+    v.check_finite(z, "logits")
+    shift = _prior_shift(prior, tau, z.shape[-1])
+    adjusted = z.astype(np.float64) + shift
+    kwargs: dict[str, Any] = {
+        "weight": weight,
+        "ignore_index": ignore_index,
+        "label_smoothing": label_smoothing,
+        "reduction": reduction,
+    }
+    if need_grad:
+        value, g = lb.value_and_grad(lb.softmax_cross_entropy)(adjusted, target, **kwargs)
+        return ValueAndGrad(v.cast_result(value, z.dtype), v.cast_array(g, z.dtype))
+    value = lb.softmax_cross_entropy(adjusted, target, **kwargs)
+    return ValueAndGrad(v.cast_result(value, z.dtype), None)
+
+
+def poly1_cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    epsilon: float = 1.0,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> FloatArray:
+    r"""Poly-1 softmax cross-entropy (Leng et al. 2022).
+
+    .. math:: \ell = -\log p_t + \varepsilon\,(1 - p_t),
+              \qquad p_t = \operatorname{softmax}(z)_y
+
+    [1]_: cross-entropy, whose Taylor series in
+    :math:`1 - p_t` is :math:`\sum_{j \ge 1} (1 - p_t)^j / j`, with the
+    coefficient of the first term raised from 1 to :math:`1 + \varepsilon`.
+
+    Parameters
+    ----------
+    logits : array_like
+        Logits with the classes on the last axis, shape ``(..., C)``; finite.
+    target : array_like
+        Class indices, shape ``logits.shape[:-1]``.
+    epsilon : float, optional
+        The coefficient :math:`\varepsilon \ge -1`; default 1. At
+        ``epsilon=0`` this is
+        :func:`softmax_cross_entropy`.
+    weight : array_like, optional
+        Class weights, shape ``(C,)``, non-negative; the loss of an example
+        of class :math:`y` is multiplied by :math:`w_y`, and 'mean' divides
+        by :math:`\sum_i w_{y_i}`, as in :func:`softmax_cross_entropy`.
+    reduction : {'mean', 'sum', 'none'}, optional
+        'none' returns the loss per example (shape ``logits.shape[:-1]``).
+
+    Returns
+    -------
+    ndarray or scalar
+        The loss, with the dtype of `logits` (float64 for integer logits).
+
+    Raises
+    ------
+    ValueError
+        If `logits` is not finite or has no class axis; if `target` has the
+        wrong shape or an index outside ``[0, C)``; if `epsilon` is below -1
+        or not finite; if `weight` has the wrong shape or a negative entry;
+        if `reduction` is unknown.
+    TypeError
+        If `epsilon` is not a real number or an array argument is not
+        real-valued.
+
+    See Also
+    --------
+    softmax_cross_entropy, softmax_focal_loss
+
+    Notes
+    -----
+    For :math:`\varepsilon \ge -1` the loss decreases in :math:`p_t` (its
+    derivative is :math:`-1/p_t - \varepsilon \le 0`), hence the bound. The
+    gradient is :math:`(1 + \varepsilon p_t)(\operatorname{softmax}(z) - e_y)`;
+    its true-class entry :math:`-(1 - p_t)(1 + \varepsilon p_t)` is formed
+    from ``1 - p_t = -expm1(-CE)``, so it keeps full relative accuracy for
+    confident correct predictions.
+
+    References
+    ----------
+    .. [1] Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng and
+       D. Anguelov, "PolyLoss: A Polynomial Expansion Perspective of
+       Classification Loss Functions", ICLR 2022.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossbook import poly1_cross_entropy
+    >>> z = np.array([[0.0, 0.0]])
+    >>> float(poly1_cross_entropy(z, np.array([0])))  # log 2 + 1 * (1 - 1/2)
+    1.1931471805599454
+    >>> float(poly1_cross_entropy(z, np.array([0]), epsilon=0.0))
+    0.6931471805599453
+    """
+    result = _poly1_cross_entropy(
+        logits, target, epsilon=epsilon, weight=weight, reduction=reduction
+    )
+    return cast(FloatArray, result.value)
+
+
+def _poly1_cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    epsilon: float = 1.0,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
+    need_grad: bool = False,
+) -> ValueAndGrad:
+    import lossbook as lb
+
+    z = v.as_float_array(logits, "logits")
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError("logits must have a non-empty last axis (the classes)")
+    v.check_finite(z, "logits")
+    eps = v.check_real_scalar(epsilon, "epsilon")
+    if eps < -1.0:
+        raise ValueError(f"epsilon must be >= -1 (else the loss is not monotone), got {epsilon!r}")
+    reduction = v.check_reduction(reduction)
+    n_classes = z.shape[-1]
+    t = np.asarray(target)
+    if not np.issubdtype(t.dtype, np.integer):
+        t = v.as_float_array(t, "target")
+    y, _ = v.check_class_indices(t, z.shape[:-1], n_classes, None)
+    if weight is None:
+        w_row = np.ones(y.shape, np.float64)
+    else:
+        w = v.as_float_array(weight, "weight")
+        if w.shape != (n_classes,):
+            raise ValueError(
+                f"weight must have shape ({n_classes},), one entry per class; got {w.shape}"
+            )
+        v.check_nonnegative(w, "weight")
+        w_row = w.astype(np.float64)[y]
+    z64 = z.astype(np.float64)
+    ce = np.asarray(lb.softmax_cross_entropy(z64, y, reduction="none"), np.float64)
+    miss = -np.expm1(-ce)  # 1 - p_t, accurate when p_t is close to 1
+    if eps >= 0:
+        per_example = w_row * (ce + eps * miss)
+    else:
+        # ce + eps (1 - p_t) = (1 + eps) ce + |eps| (ce - 1 + p_t): two non-negative terms,
+        # where the direct form cancels to 0 for eps = -1 and a confident prediction.
+        per_example = w_row * ((1.0 + eps) * ce - eps * _ce_minus_miss(ce))
+    count = float(np.sum(w_row))
+    if reduction == "none":
+        value: Any = per_example
+    elif reduction == "sum":
+        value = float(np.sum(per_example))
+    else:
+        value = float(np.sum(per_example)) / count if count > 0 else 0.0
+    if not need_grad:
+        return ValueAndGrad(v.cast_result(value, z.dtype), None)
+    scale = 1.0 / count if reduction == "mean" and count > 0 else 1.0
+    if reduction == "mean" and count == 0:
+        scale = 0.0
+    # 1 + eps p_t, written without cancellation for -1 <= eps < 0 and p_t near 1
+    boost = 1.0 + eps * np.exp(-ce) if eps >= 0 else (1.0 + eps) - eps * miss
+    factor = boost * w_row * scale
+    g = np.asarray(lb.softmax(z64, axis=-1), np.float64) * factor[..., None]
+    true_entry = -miss * factor
+    np.put_along_axis(g, y[..., None], true_entry[..., None], axis=-1)
+    return ValueAndGrad(v.cast_result(value, z.dtype), v.cast_array(g, z.dtype))
+
+
+def _ce_minus_miss(x: F64) -> F64:
+    """``x - (1 - exp(-x)) = exp(-x) - 1 + x`` for ``x >= 0``, without cancellation.
+
+    Below 0.5 the Taylor series ``x**2/2! - x**3/3! + ...`` (alternating, terms
+    shrinking by at least half, 18 terms to float64 accuracy); above, the direct
+    form loses at most a bit or two.
+    """
+    small = np.minimum(x, 0.5)
+    series = np.zeros_like(small)
+    for n in range(19, 1, -1):  # Horner: x^2 (1/2! - x (1/3! - x (1/4! - ...)))
+        series = 1.0 / math.factorial(n) - small * series
+    series *= small * small
+    return np.where(x < 0.5, series, np.expm1(-x) + x)
