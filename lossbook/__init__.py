@@ -14,8 +14,11 @@ Losses on logits, and their analytic gradients
     :func:`softmax_cross_entropy`, :func:`binary_cross_entropy_with_logits`,
     :func:`sigmoid_focal_loss`, :func:`softmax_focal_loss`, :func:`grad`,
     :func:`value_and_grad`, :func:`numerical_gradient`
+Cross-entropy at scale
+    :func:`linear_cross_entropy` (gradients as a :class:`LinearCrossEntropyGrad`)
 """
 
+from lossbook._linear_cross_entropy import LinearCrossEntropyGrad, linear_cross_entropy
 from lossbook.focal import sigmoid_focal_loss, softmax_focal_loss
 from lossbook.gradients import grad, numerical_gradient, value_and_grad
 from lossbook.information import cross_entropy, entropy, information, kl_divergence
@@ -49,4 +52,6 @@ __all__ = [
     "grad",
     "value_and_grad",
     "numerical_gradient",
+    "linear_cross_entropy",
+    "LinearCrossEntropyGrad",
 ]

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
+from lossbook._linear_cross_entropy import _linear_cross_entropy, linear_cross_entropy
 from lossbook.focal import (
     _sigmoid_focal_loss,
     _softmax_focal_loss,
@@ -45,6 +46,8 @@ _KERNELS: dict[Callable[..., Any], Callable[..., ValueAndGrad]] = {
     binary_cross_entropy_with_logits: _binary_cross_entropy_with_logits,
     sigmoid_focal_loss: _sigmoid_focal_loss,
     softmax_focal_loss: _softmax_focal_loss,
+    # Returns (value, LinearCrossEntropyGrad(hidden, weight, bias)): three gradients.
+    linear_cross_entropy: _linear_cross_entropy,  # type: ignore[dict-item]
 }
 
 
