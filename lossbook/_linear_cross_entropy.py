@@ -373,9 +373,10 @@ def _linear_cross_entropy(
     for start in range(0, n_rows, rows):
         stop = min(start + rows, n_rows)
         block = logits[: stop - start]
-        np.matmul(x.hidden[start:stop], weight_t, out=block)
-        if x.bias is not None:
-            block += x.bias
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            np.matmul(x.hidden[start:stop], weight_t, out=block)
+            if x.bias is not None:
+                block += x.bias
         y = x.target[start:stop]
         try:
             losses, g = ce_value_and_grad(
@@ -455,13 +456,14 @@ def _accumulate_weight_grad(
     The first block writes straight into `d_weight`. Later blocks go a slice
     of vocabulary rows at a time through a small buffer that stays in cache,
     so each pass over `d_weight` reads and writes it once, as a BLAS
-    ``beta=1`` product would.
+    ``beta=1`` product would. The buffer is never larger than `g`.
     """
     if first:
         np.matmul(g.T, hidden, out=d_weight)
         return
     n_classes, n_features = d_weight.shape
-    rows = max(1, min(n_classes, _ACCUMULATE_BYTES // (n_features * d_weight.itemsize)))
+    budget = min(_ACCUMULATE_BYTES, g.nbytes)
+    rows = max(1, min(n_classes, budget // (n_features * d_weight.itemsize)))
     buffer = np.empty((rows, n_features), d_weight.dtype)
     for start in range(0, n_classes, rows):
         stop = min(start + rows, n_classes)
