@@ -28,12 +28,14 @@ __all__ = ["LinearCrossEntropyGrad", "linear_cross_entropy"]
 FloatArray = NDArray[np.floating[Any]]
 
 # Bytes of one block of logits. Two such blocks (the logits and their gradient)
-# are alive at a time, plus a slice of `weight`'s gradient of about the same
-# size. Measured on the 2-core development machine (benchmarks/
-# bench_linear_cross_entropy.py --sweep): from 4 MiB to 32 MiB the time
-# changes by a few per cent, while below 2 MiB the per-block matrix products
-# get too thin and the passes over weight's gradient dominate.
-_CHUNK_BYTES = 8 * 1024 * 1024
+# are alive at a time, plus a slice of `weight`'s gradient no larger than one
+# block; so 16 MiB keeps the extra memory near 34 MiB, below 1/8 of the logits of
+# the benchmark shapes (4096 x 32000 and 1024 x 128256 in float32, 500 MiB each),
+# while giving blocks of 131 and 32 rows: thick enough for efficient matrix
+# products, and few enough blocks that the passes over `weight`'s gradient (one
+# per block) stay a small part of the time. benchmarks/bench_linear_cross_entropy.py
+# --sweep measures the trade-off.
+_CHUNK_BYTES = 16 * 1024 * 1024
 # Rows of weight's gradient accumulated per matrix product: the product's
 # output stays in cache while it is added to the gradient.
 _ACCUMULATE_BYTES = 2 * 1024 * 1024
@@ -117,8 +119,8 @@ def linear_cross_entropy(
         divided by the number of examples that are not ignored.
     chunk_size : int, optional
         Rows (tokens) of logits formed at a time. The default keeps one
-        block of logits near 8 MiB (measured to be as fast as larger blocks;
-        see Notes). Changes the result only by rounding.
+        block of logits at most 16 MiB (see Notes). Changes the result only
+        by rounding.
 
     Returns
     -------
@@ -161,12 +163,15 @@ def linear_cross_entropy(
     each field.
 
     *Memory.* Besides the inputs and the gradients, the pass holds two
-    ``(chunk_size, V)`` blocks (the logits and their gradient, plus for a
-    z-loss nothing more, since the softmax it needs is formed in the logits'
-    block) and a small slice of the weight gradient: :math:`O(\text{chunk}
-    \times V)`, never :math:`O(N \times V)`. This is the idea of Liger-Kernel's
-    fused linear cross-entropy [2]_ (blocks of tokens) and of Cut
-    Cross-Entropy [3]_ (which also blocks the vocabulary inside a GPU kernel).
+    ``(chunk_size, V)`` blocks (the logits and their gradient; a z-loss forms
+    its softmax inside the logits' block) and a slice of the weight gradient
+    no larger than a block: :math:`O(\text{chunk} \times V)`, never
+    :math:`O(N \times V)`. Each block after the first adds into the whole
+    ``(V, H)`` weight gradient, so very small blocks cost many passes over it;
+    the default block of 16 MiB keeps the extra memory (about 34 MiB) below
+    1/8 of the logits whenever the full logits would exceed 272 MiB. Chunking over
+    tokens is the layout of Liger-Kernel's fused linear cross-entropy [2]_;
+    Cut Cross-Entropy [3]_ also splits the vocabulary, inside a GPU kernel.
 
     *z-loss and the mean.* The z-loss is a property of the example, not of
     its class, so it is not multiplied by the class weight, and 'mean'
