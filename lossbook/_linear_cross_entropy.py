@@ -42,10 +42,21 @@ _ACCUMULATE_BYTES = 2 * 1024 * 1024
 
 
 class LinearCrossEntropyGrad(NamedTuple):
-    """Gradients of :func:`linear_cross_entropy` with respect to its three arrays.
+    r"""Gradients of :func:`linear_cross_entropy` with respect to its three arrays.
 
-    Each has the shape and dtype of its argument; `bias` is None when the
-    loss was called without a bias.
+    Returned by ``lossbook.grad(linear_cross_entropy)`` and as the second item of
+    ``lossbook.value_and_grad(linear_cross_entropy)``; unpacks as
+    ``d_hidden, d_weight, d_bias = ...``.
+
+    Attributes
+    ----------
+    hidden : ndarray
+        :math:`\partial L / \partial \text{hidden}`, shape and dtype of `hidden`.
+    weight : ndarray
+        :math:`\partial L / \partial \text{weight}`, shape ``(V, H)``, dtype of `weight`.
+    bias : ndarray or None
+        :math:`\partial L / \partial \text{bias}`, shape ``(V,)``; None when the loss
+        was called without a bias.
     """
 
     hidden: FloatArray
