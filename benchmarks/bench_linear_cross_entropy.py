@@ -193,7 +193,6 @@ def report(shape: tuple[int, int, int], repeat: int) -> None:
     if shape[0] * shape[2] <= 2**25:
         check_agreement(fns)
     times = time_interleaved(fns_timed, repeat)
-    del logits, exps
     exp_min = min(times["np.exp over (N, V)"])
     ref = "torch chunked" if "torch chunked" in times else "numpy naive"
     ref_min, ref_median = min(times[ref]), statistics.median(times[ref])
@@ -218,7 +217,9 @@ def report(shape: tuple[int, int, int], repeat: int) -> None:
             flush=True,
         )
     grads_mib = (n * h + v * h) * 4 / 2**20
-    print(f"(gradients themselves: {grads_mib:.0f} MiB; 1/8 of the logits: {logits_mib / 8:.0f} MiB)")
+    print(
+        f"(gradients themselves: {grads_mib:.0f} MiB; 1/8 of the logits: {logits_mib / 8:.0f} MiB)"
+    )
 
 
 def sweep(shape: tuple[int, int, int], repeat: int) -> None:
@@ -236,7 +237,9 @@ def sweep(shape: tuple[int, int, int], repeat: int) -> None:
     print("| --- | --- | --- | --- |")
     for rows in row_counts:
         ts = times[str(rows)]
-        print(f"| {rows} | {rows * v * 4 / 2**20:.1f} | {min(ts):.3f} | {statistics.median(ts):.3f} |")
+        print(
+            f"| {rows} | {rows * v * 4 / 2**20:.1f} | {min(ts):.3f} | {statistics.median(ts):.3f} |"
+        )
 
 
 def main() -> None:

@@ -28,17 +28,20 @@ __all__ = ["LinearCrossEntropyGrad", "linear_cross_entropy"]
 FloatArray = NDArray[np.floating[Any]]
 
 # Bytes of one block of logits. Two such blocks (the logits and their gradient)
-# are alive at a time, plus a slice of `weight`'s gradient no larger than one
-# block; so 16 MiB keeps the extra memory near 34 MiB, below 1/8 of the logits of
+# are alive at a time, plus a slice of `weight`'s gradient of at most half a
+# block; so 16 MiB keeps the extra memory near 40 MiB, below 1/8 of the logits of
 # the benchmark shapes (4096 x 32000 and 1024 x 128256 in float32, 500 MiB each),
 # while giving blocks of 131 and 32 rows: thick enough for efficient matrix
 # products, and few enough blocks that the passes over `weight`'s gradient (one
 # per block) stay a small part of the time. benchmarks/bench_linear_cross_entropy.py
 # --sweep measures the trade-off.
 _CHUNK_BYTES = 16 * 1024 * 1024
-# Rows of weight's gradient accumulated per matrix product: the product's
-# output stays in cache while it is added to the gradient.
-_ACCUMULATE_BYTES = 2 * 1024 * 1024
+# Bytes of the slice of weight's gradient accumulated per matrix product (at most
+# half a block). Measured at N=4096, H=512, V=32000 with 2 OpenBLAS threads on the
+# shared machine: 2 MiB slices (32 products per block) took 28 s, 16 MiB slices 7-10 s;
+# every multithreaded BLAS call pays a synchronisation that a loaded machine makes
+# expensive, so fewer, larger products win.
+_ACCUMULATE_BYTES = 8 * 1024 * 1024
 
 
 class LinearCrossEntropyGrad(NamedTuple):
@@ -176,11 +179,11 @@ def linear_cross_entropy(
     *Memory.* Besides the inputs and the gradients, the pass holds two
     ``(chunk_size, V)`` blocks (the logits and their gradient; a z-loss forms
     its softmax inside the logits' block) and a slice of the weight gradient
-    no larger than a block: :math:`O(\text{chunk} \times V)`, never
+    of at most half a block: :math:`O(\text{chunk} \times V)`, never
     :math:`O(N \times V)`. Each block after the first adds into the whole
     ``(V, H)`` weight gradient, so very small blocks cost many passes over it;
-    the default block of 16 MiB keeps the extra memory (about 34 MiB) below
-    1/8 of the logits whenever the full logits would exceed 272 MiB. Chunking over
+    the default block of 16 MiB keeps the extra memory (about 40 MiB) below
+    1/8 of the logits whenever the full logits would exceed 320 MiB. Chunking over
     tokens is the layout of Liger-Kernel's fused linear cross-entropy [2]_;
     Cut Cross-Entropy [3]_ also splits the vocabulary, inside a GPU kernel.
 
@@ -472,13 +475,13 @@ def _accumulate_weight_grad(
     The first block writes straight into `d_weight`. Later blocks go a slice
     of vocabulary rows at a time through a small buffer that stays in cache,
     so each pass over `d_weight` reads and writes it once, as a BLAS
-    ``beta=1`` product would. The buffer is never larger than `g`.
+    ``beta=1`` product would. The buffer is at most half the size of `g`.
     """
     if first:
         np.matmul(g.T, hidden, out=d_weight)
         return
     n_classes, n_features = d_weight.shape
-    budget = min(_ACCUMULATE_BYTES, g.nbytes)
+    budget = min(_ACCUMULATE_BYTES, g.nbytes // 2)
     rows = max(1, min(n_classes, budget // (n_features * d_weight.itemsize)))
     buffer = np.empty((rows, n_features), d_weight.dtype)
     for start in range(0, n_classes, rows):
