@@ -18,6 +18,8 @@ Imbalance and calibration
     :func:`class_balanced_weights`, :func:`logit_adjusted_cross_entropy`,
     :func:`poly1_cross_entropy`, :func:`reliability_bins`,
     :func:`expected_calibration_error`, :func:`fit_temperature`
+Cross-entropy at scale
+    :func:`linear_cross_entropy` (gradients as a :class:`LinearCrossEntropyGrad`)
 
 Layout (everything but ``gradients`` is private; import from ``lossbook``):
 ``_core`` the numerics core (row softmax with the shift's rounding recovered,
@@ -26,7 +28,8 @@ sigmoid pieces, blocks and workspaces) that every function of logits uses;
 probabilities; ``_softmax_ce``, ``_fused_ce``, ``_binary_ce`` and ``_focal``
 the losses; ``_loss_common`` their shared plumbing (the ``ValueAndGrad``
 kernel protocol, reductions, elementwise chunking); ``_imbalance`` and
-``_calibration`` the imbalance and calibration tools; ``_validation`` input
+``_calibration`` the imbalance and calibration tools; ``_linear_cross_entropy``
+the chunked loss of a linear layer; ``_validation`` input
 checks; ``_typing`` shared type aliases; ``gradients`` the registry
 ``_KERNELS`` of analytic gradient kernels and ``grad``/``value_and_grad``.
 """
@@ -45,6 +48,7 @@ from lossbook._imbalance import (
     poly1_cross_entropy,
 )
 from lossbook._information import cross_entropy, entropy, information, kl_divergence
+from lossbook._linear_cross_entropy import LinearCrossEntropyGrad, linear_cross_entropy
 from lossbook._softmax_ce import softmax_cross_entropy
 from lossbook._special import (
     log_sigmoid,
@@ -59,6 +63,7 @@ from lossbook.gradients import grad, numerical_gradient, value_and_grad
 __version__ = "0.1.0"
 
 __all__ = [
+    "LinearCrossEntropyGrad",
     "ReliabilityBins",
     "binary_cross_entropy_with_logits",
     "class_balanced_weights",
@@ -69,6 +74,7 @@ __all__ = [
     "grad",
     "information",
     "kl_divergence",
+    "linear_cross_entropy",
     "log_sigmoid",
     "log_softmax",
     "logit_adjusted_cross_entropy",

@@ -33,6 +33,7 @@ from lossbook._imbalance import (
     logit_adjusted_cross_entropy,
     poly1_cross_entropy,
 )
+from lossbook._linear_cross_entropy import _linear_cross_entropy, linear_cross_entropy
 from lossbook._loss_common import ValueAndGrad
 from lossbook._softmax_ce import _softmax_cross_entropy, softmax_cross_entropy
 from lossbook._typing import FloatArray
@@ -48,6 +49,8 @@ _KERNELS: dict[Callable[..., Any], Callable[..., ValueAndGrad]] = {
     softmax_focal_loss: _softmax_focal_loss,
     logit_adjusted_cross_entropy: _logit_adjusted_cross_entropy,
     poly1_cross_entropy: _poly1_cross_entropy,
+    # Returns (value, LinearCrossEntropyGrad(hidden, weight, bias)): three gradients.
+    linear_cross_entropy: _linear_cross_entropy,  # type: ignore[dict-item]
 }
 
 
