@@ -115,7 +115,10 @@ def linear_cross_entropy(
     class_weight : array_like, optional
         Per-class weights, shape ``(V,)``, finite and non-negative: the
         `weight` argument of :func:`softmax_cross_entropy`, renamed because
-        `weight` is the layer's matrix here (as in PyTorch).
+        `weight` is the layer's matrix here, as in ``torch.nn.Linear``.
+        (``torch.nn.functional.linear_cross_entropy`` instead calls the
+        matrix `linear_weight` and the bias `linear_bias`, and keeps `weight`
+        for the class weights.)
     ignore_index : int, optional
         Targets equal to it contribute nothing and are left out of the mean.
     label_smoothing : float, optional

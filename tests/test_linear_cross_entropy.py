@@ -414,3 +414,36 @@ def test_extreme_logits_against_the_mpmath_oracle(dtype: Any) -> None:
     ]
     assert per_example.dtype == dtype
     assert oracle.max_ulp_error(per_example, expected, dtype) <= ORACLE_ULP[dtype]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_matches_pytorch_when_installed(reduction: str) -> None:
+    """PyTorch's own semantics (class weights, ignore_index, label smoothing, the mean's
+    denominator) for the value and all three gradients; skipped without PyTorch."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    hidden, weight, bias, target = make_inputs(14)
+    class_weight = OPTIONS["class_weight"]["class_weight"]
+    options = {"ignore_index": -1, "label_smoothing": 0.1}
+    h_t, w_t, b_t = (torch.tensor(a, requires_grad=True) for a in (hidden, weight, bias))
+    expected = functional.cross_entropy(
+        h_t @ w_t.T + b_t,
+        torch.tensor(target),
+        weight=torch.tensor(class_weight),
+        reduction=reduction,
+        **options,
+    )
+    expected.sum().backward()
+    value, grads = lb.value_and_grad(lb.linear_cross_entropy)(
+        hidden,
+        weight,
+        target,
+        bias=bias,
+        class_weight=class_weight,
+        reduction=reduction,
+        chunk_size=5,
+        **options,
+    )
+    np.testing.assert_allclose(value, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
+    for got, tensor in zip(grads, (h_t, w_t, b_t), strict=True):
+        np.testing.assert_allclose(got, tensor.grad.numpy(), rtol=1e-10, atol=1e-13)
