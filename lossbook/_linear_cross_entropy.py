@@ -177,8 +177,8 @@ def linear_cross_entropy(
     and :math:`\partial L/\partial b = \sum_i G_i`. Forming the logits and
     :math:`G` is shared, but each of :math:`G W` and :math:`G^\top h` costs one
     more matrix product of the logits' size (:math:`N V H` multiply-adds), so
-    the gradients take about three times the work of the value, and a caller
-    who needs only :math:`\partial L/\partial h` (a frozen output layer) also
+    the value with its gradients takes about three times the work of the value
+    alone, and a caller who needs only :math:`\partial L/\partial h` (a frozen output layer) also
     pays for :math:`\partial L/\partial W`. The named tuple keeps the one
     ``grad`` protocol of lossbook; it unpacks like JAX's tuple of gradients
     (``dh, dW, db = ...``) and names each field.

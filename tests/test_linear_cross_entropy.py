@@ -365,6 +365,8 @@ def test_overflowing_logits_are_reported() -> None:
         ({"class_weight": np.ones(4)}, ValueError, r"class_weight must have shape \(3,\)"),
         ({"label_smoothing": 1.5}, ValueError, "label_smoothing"),
         ({"z_loss": -1.0}, ValueError, "z_loss must be non-negative"),
+        ({"z_loss": np.nan}, ValueError, "z_loss must be finite"),
+        ({"z_loss": np.inf}, ValueError, "z_loss must be finite"),
         ({"z_loss": "big"}, TypeError, "z_loss"),
         ({"chunk_size": 0}, ValueError, "chunk_size"),
         ({"chunk_size": 2.0}, TypeError, "chunk_size"),
