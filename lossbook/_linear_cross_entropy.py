@@ -27,10 +27,11 @@ __all__ = ["LinearCrossEntropyGrad", "linear_cross_entropy"]
 
 FloatArray = NDArray[np.floating[Any]]
 
-# Bytes of one block of logits. Two such blocks (the logits and their gradient)
-# are alive at a time, plus a slice of `weight`'s gradient of at most half a
-# block; so 16 MiB keeps the extra memory near 40 MiB, below 1/8 of the logits of
-# the benchmark shapes (4096 x 32000 and 1024 x 128256 in float32, 500 MiB each),
+# Bytes of one block of logits. About three such blocks are alive at a time (the
+# logits, their gradient and one temporary of the cross-entropy kernel; measured
+# with tracemalloc, up to one more with label smoothing), so
+# 16 MiB keeps the extra memory near 50 MiB, below 1/8 of the logits of the
+# benchmark shapes (4096 x 32000 and 1024 x 128256 in float32, 500 MiB each),
 # while giving blocks of 131 and 32 rows. Measured (bench_linear_cross_entropy.py
 # --sweep, N=4096, H=512, V=32000, quiet machine): 16, 32, 64, 128, 256 rows took
 # 5.7, 3.1, 2.4, 2.1, 2.0 s; 256 rows would exceed the memory target, so 16 MiB
@@ -114,7 +115,10 @@ def linear_cross_entropy(
     class_weight : array_like, optional
         Per-class weights, shape ``(V,)``, finite and non-negative: the
         `weight` argument of :func:`softmax_cross_entropy`, renamed because
-        `weight` is the layer's matrix here (as in PyTorch).
+        `weight` is the layer's matrix here, as in ``torch.nn.Linear``.
+        (``torch.nn.functional.linear_cross_entropy`` instead calls the
+        matrix `linear_weight` and the bias `linear_bias`, and keeps `weight`
+        for the class weights.)
     ignore_index : int, optional
         Targets equal to it contribute nothing and are left out of the mean.
     label_smoothing : float, optional
@@ -170,22 +174,27 @@ def linear_cross_entropy(
     instead of one array. All three come from the same block of
     :math:`G = \partial L / \partial \text{logits}`:
     :math:`\partial L/\partial h = G W`, :math:`\partial L/\partial W = G^\top h`
-    and :math:`\partial L/\partial b = \sum_i G_i`, so computing any one of
-    them costs the whole pass and the others come almost free; a JAX-style
-    ``argnums`` would only let the caller throw some away. A named tuple
-    unpacks like JAX's tuple of gradients (``dh, dW, db = ...``) and names
-    each field.
+    and :math:`\partial L/\partial b = \sum_i G_i`. Forming the logits and
+    :math:`G` is shared, but each of :math:`G W` and :math:`G^\top h` costs one
+    more matrix product of the logits' size (:math:`N V H` multiply-adds), so
+    the value with its gradients takes about three times the work of the value
+    alone, and a caller who needs only :math:`\partial L/\partial h` (a frozen output layer) also
+    pays for :math:`\partial L/\partial W`. The named tuple keeps the one
+    ``grad`` protocol of lossbook; it unpacks like JAX's tuple of gradients
+    (``dh, dW, db = ...``) and names each field.
 
-    *Memory.* Besides the inputs and the gradients, the pass holds two
-    ``(chunk_size, V)`` blocks (the logits and their gradient; a z-loss forms
-    its softmax inside the logits' block) and a slice of the weight gradient
-    of at most half a block: :math:`O(\text{chunk} \times V)`, never
+    *Memory.* Besides the inputs and the gradients, the pass holds about three
+    ``(chunk_size, V)`` blocks (the logits, their gradient and one temporary of
+    the cross-entropy kernel; label smoothing adds up to one more, and a z-loss
+    forms its softmax inside the logits' block) and a slice of the weight
+    gradient of at most half a block: :math:`O(\text{chunk} \times V)`, never
     :math:`O(N \times V)`. Each block after the first adds into the whole
     ``(V, H)`` weight gradient, so very small blocks cost many passes over it;
-    the default block of 16 MiB keeps the extra memory (about 40 MiB) below
-    1/8 of the logits whenever the full logits would exceed 320 MiB. Chunking over
+    the default block of 16 MiB keeps the extra memory near 50 MiB, below 1/8
+    of the logits whenever the full logits exceed about 450 MiB. Chunking over
     tokens is the layout of Liger-Kernel's fused linear cross-entropy [2]_;
-    Cut Cross-Entropy [3]_ also splits the vocabulary, inside a GPU kernel.
+    Cut Cross-Entropy [3]_ tiles tokens and vocabulary together, inside a GPU
+    kernel.
 
     *z-loss and the mean.* The z-loss is a property of the example, not of
     its class, so it is not multiplied by the class weight, and 'mean'
