@@ -60,7 +60,7 @@ from lossbook._special import (
 )
 from lossbook.gradients import grad, numerical_gradient, value_and_grad
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "LinearCrossEntropyGrad",

@@ -156,7 +156,7 @@ def logsumexp(
     ----------
     z : array_like
         Logits. Any shape; reduced along `axis`.
-    axis : int or tuple of ints or None, optional
+    axis : int or tuple of int or None, optional
         Axis or axes to reduce; None reduces over all of them. Default is
         the last axis (:func:`scipy.special.logsumexp` defaults to None).
     b : array_like, optional

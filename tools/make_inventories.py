@@ -81,6 +81,7 @@ INVENTORIES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("callable", "py:function", "library/functions.html#$"),
             ("float", "py:class", "library/functions.html#$"),
             ("int", "py:class", "library/functions.html#$"),
+            ("tuple", "py:class", "library/stdtypes.html#$"),
             ("bool", "py:class", "library/functions.html#$"),
             ("ValueError", "py:exception", "library/exceptions.html#$"),
             ("TypeError", "py:exception", "library/exceptions.html#$"),
