@@ -70,6 +70,10 @@ def requirements_digest() -> str:
     digest = hashlib.sha256()
     for name in ("requirements.txt", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
+    # The editable install records lossbook's version (single-sourced in __init__.py), and
+    # each notebook's install cell compares against it: a version bump must reinstall.
+    init = (ROOT / "lossbook" / "__init__.py").read_text(encoding="utf-8")
+    digest.update("".join(ln for ln in init.splitlines() if ln.startswith("__version__")).encode())
     return digest.hexdigest()
 
 
