@@ -76,7 +76,8 @@ def _wrap(loss: Any, caller: str, pick: Callable[[ValueAndGrad], Any]) -> Callab
 
     wrapper.__name__ = wrapper.__qualname__ = f"{caller}({loss.__name__})"
     wrapper.__doc__ = (
-        f"{caller} of :func:`lossbook.{loss.__name__}` with respect to `logits`; "
+        f"{caller} of :func:`lossbook.{loss.__name__}` with respect to its logits "
+        "(its hidden states, weight and bias for linear_cross_entropy); "
         f"same arguments. See :func:`lossbook.{caller}`."
     )
     return wrapper
@@ -88,9 +89,10 @@ def grad(loss: Callable[..., Any]) -> Callable[..., FloatArray]:
     Parameters
     ----------
     loss : callable
-        One of :func:`softmax_cross_entropy`,
-        :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`
-        or :func:`softmax_focal_loss`.
+        One of lossbook's losses: :func:`softmax_cross_entropy`,
+        :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`,
+        :func:`softmax_focal_loss`, :func:`logit_adjusted_cross_entropy`,
+        :func:`poly1_cross_entropy` or :func:`linear_cross_entropy`.
 
     Returns
     -------
@@ -98,6 +100,9 @@ def grad(loss: Callable[..., Any]) -> Callable[..., FloatArray]:
         A function with the signature of `loss` that returns
         :math:`\partial L / \partial \text{logits}`: an array with the shape
         and dtype of `logits` (float64 for integer logits). For
+        :func:`linear_cross_entropy`, which takes no logits, it returns a
+        :class:`LinearCrossEntropyGrad` with the gradients with respect to
+        `hidden`, `weight` and `bias` instead. For
         ``reduction='none'`` it is the gradient of the *sum* of the
         per-example losses -- the vector-Jacobian product with a vector of
         ones, as ``jax.grad`` of ``loss(...).sum()`` would give.
@@ -105,7 +110,7 @@ def grad(loss: Callable[..., Any]) -> Callable[..., FloatArray]:
     Raises
     ------
     TypeError
-        If `loss` is not one of the four losses above (there is no
+        If `loss` is not one of the losses above (there is no
         automatic differentiation; each loss has a derived gradient).
 
     See Also
@@ -144,9 +149,10 @@ def value_and_grad(loss: Callable[..., Any]) -> Callable[..., tuple[Any, FloatAr
     Parameters
     ----------
     loss : callable
-        One of :func:`softmax_cross_entropy`,
-        :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`
-        or :func:`softmax_focal_loss`.
+        One of lossbook's losses: :func:`softmax_cross_entropy`,
+        :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`,
+        :func:`softmax_focal_loss`, :func:`logit_adjusted_cross_entropy`,
+        :func:`poly1_cross_entropy` or :func:`linear_cross_entropy`.
 
     Returns
     -------
@@ -158,7 +164,7 @@ def value_and_grad(loss: Callable[..., Any]) -> Callable[..., tuple[Any, FloatAr
     Raises
     ------
     TypeError
-        If `loss` is not one of the four losses above.
+        If `loss` is not one of the losses above.
 
     See Also
     --------
