@@ -1,5 +1,7 @@
 """What every test file shares: dtypes, extreme values, ULP bounds, reductions,
-random logits with large gaps, and the high-precision reference (mpmath, 60 digits).
+random logits with large gaps, the high-precision reference (mpmath, 60 digits),
+the references written from PyTorch's documented loss formulas, and the
+value-and-gradient forms of the two cross-entropies that several files call.
 
 The oracle recomputes each quantity from the *exact* binary value of every
 input, so the only error measured is the one lossbook commits.
@@ -7,11 +9,14 @@ input, so the only error measured is the one lossbook commits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import mpmath
 import numpy as np
+
+import lossbook as lb
 
 mpmath.mp.dps = 60
 mp = mpmath.mp
@@ -29,6 +34,48 @@ GAP = {np.float16: 16.0, np.float32: 100.0, np.float64: 740.0}
 # and rounded once (measured 0.5); float64 goes through the numerics core (measured
 # maxima are given where each test asserts the bound).
 MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 4}
+
+# The bounds of the individual test files against the oracle, on their own inputs,
+# in ULPs of the result's dtype at the exact value; the measurements behind each
+# are given in the docstring or comments of the file that asserts it.
+# softmax_cross_entropy's fused kernel (class-index targets; with label smoothing
+# too for float16 and float32 logits), which works in float32 for those dtypes
+# (test_fused_ce.py, test_softmax_ce.py).
+MAX_ULP_FUSED = {np.float16: 1, np.float32: 6, np.float64: 4}
+# Every other path of softmax_cross_entropy and binary_cross_entropy_with_logits,
+# computed in float64 and rounded once (test_softmax_ce.py, test_binary_ce.py).
+MAX_ULP_CE = {np.float16: 1, np.float32: 1, np.float64: 6}
+# The sigmoid and softmax focal losses (test_focal.py).
+MAX_ULP_FOCAL = {np.float16: 1, np.float32: 1, np.float64: 8}
+# information, entropy, cross_entropy, kl_divergence (test_information.py). The
+# arithmetic is carried out in float64 and rounded once, so float16 and float32
+# results are within one rounding of the truth; float64 accumulates a few roundings
+# (measured maximum 1.5 ULP; the KL terms use a series near p = q, so the bound
+# holds even when KL ~ 1e-24).
+MAX_ULP_INFORMATION = {np.float16: 1, np.float32: 1, np.float64: 3}
+# The softmax family and the sigmoids on adversarial logits (test_special.py).
+# float16 is computed in float32 and rounded once, so it is within one rounding.
+# logsumexp and log_softmax are measured in ULPs of max(|result|, 1): near zero their
+# error is absolute, set by the rounding of the largest logit.
+# Measured maxima on these inputs (2026-11): logsumexp 0.5, softmax 1.0,
+# log_softmax 1.0 ULP; the bounds leave a factor of about two.
+MAX_ULP_SPECIAL = {
+    "logsumexp": {np.float16: 1, np.float32: 2, np.float64: 2},
+    "softmax": {np.float16: 1, np.float32: 2, np.float64: 2},
+    "log_softmax": {np.float16: 1, np.float32: 2, np.float64: 2},
+    "sigmoid": {np.float16: 1, np.float32: 2, np.float64: 2},
+    "log_sigmoid": {np.float16: 1, np.float32: 2, np.float64: 2},
+}
+# linear_cross_entropy per example on extreme logits (test_linear_cross_entropy.py;
+# measured worst over 20 seeds: 0.96 ULP in float32, 1.01 in float64).
+MAX_ULP_LINEAR_CE = {np.float32: 2, np.float64: 4}
+
+# The logits that the validation tests perturb one argument at a time.
+ZERO_LOGITS = np.zeros((2, 3))
+
+# The value-and-gradient forms of the two cross-entropies.
+vg_ce = lb.value_and_grad(lb.softmax_cross_entropy)
+vg_bce = lb.value_and_grad(lb.binary_cross_entropy_with_logits)
 
 
 def gap_rows(rng: np.random.Generator, dtype: Any, n: int, n_classes: int) -> np.ndarray:
@@ -48,6 +95,11 @@ def gap_rows(rng: np.random.Generator, dtype: Any, n: int, n_classes: int) -> np
 
 def mpf(x: Any) -> mpmath.mpf:
     return mp.mpf(float(x))
+
+
+def as_mp(x: Any) -> mpmath.mpf:
+    """An mpf as is (mp.diff passes those), any other number by its exact binary value."""
+    return x if isinstance(x, mp.mpf) else mpf(x)
 
 
 def logsumexp(row: Iterable[Any]) -> mpmath.mpf:
@@ -70,9 +122,13 @@ def softmax(row: Sequence[Any]) -> list[mpmath.mpf]:
 
 
 def nll(row: Sequence[Any], y: int) -> mpmath.mpf:
-    """``-log softmax(row)[y]`` as ``log1p(sum_{j != y} exp(z_j - z_y))`` (no cancellation)."""
-    z_y = mpf(row[y])
-    return mp.log1p(mp.fsum(mp.exp(mpf(x) - z_y) for j, x in enumerate(row) if j != y))
+    """``-log softmax(row)[y]`` as ``log1p(sum_{j != y} exp(z_j - z_y))`` (no cancellation).
+
+    Entries that are already mpf (rows moved by ``mp.diff``) are taken as they are.
+    log(1 + 1e-400) would round to 0 at 60 digits; log1p of the off-target sum does not.
+    """
+    z_y = as_mp(row[y])
+    return mp.log1p(mp.fsum(mp.exp(as_mp(x) - z_y) for j, x in enumerate(row) if j != y))
 
 
 def sigmoid(x: Any) -> mpmath.mpf:
@@ -124,3 +180,119 @@ def max_ulp_error(
     return max(
         ulp_error(a, e, dtype, floor) for a, e in zip(np.ravel(actual), expected, strict=True)
     )
+
+
+# --- references written from the PyTorch documentation -----------------------------
+
+
+def ref_softmax_ce(
+    logits: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> np.ndarray | float:
+    """torch.nn.functional.cross_entropy with the class dimension last."""
+    z = np.asarray(logits, np.float64)
+    c = z.shape[-1]
+    z2 = z.reshape(-1, c)
+    w = np.ones(c) if weight is None else np.asarray(weight, np.float64)
+    eps = label_smoothing
+    losses, denominator = [], 0.0
+    if np.issubdtype(np.asarray(target).dtype, np.integer):
+        for row, y in zip(z2, np.asarray(target).reshape(-1), strict=True):
+            if ignore_index is not None and y == ignore_index:
+                losses.append(0.0)
+                continue
+            ls = log_softmax(row)
+            nll = -w[y] * ls[y]
+            smooth = -mp.fsum(w[k] * ls[k] for k in range(c))
+            losses.append((1 - eps) * nll + eps / c * smooth)
+            denominator += w[y]
+    else:
+        for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c), strict=True):
+            ls = log_softmax(row)
+            t = t * (1 - eps) + eps / c
+            losses.append(-mp.fsum(w[k] * t[k] * ls[k] for k in range(c)))
+        denominator = float(len(z2))
+    if reduction == "none":
+        return np.array([float(x) for x in losses]).reshape(z.shape[:-1])
+    if reduction == "sum":
+        return float(mp.fsum(losses))
+    return float(mp.fsum(losses) / denominator)
+
+
+def ref_index_ce_grad(
+    logits: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None,
+    ignore_index: int | None,
+    reduction: str,
+) -> np.ndarray:
+    """d/dz of the PyTorch loss for index targets without smoothing: w_y (p - onehot) / D.
+
+    In mpmath, with p_y - 1 formed as -sum_{j != y} p_j, so that tiny entries are exact.
+    """
+    z = np.asarray(logits, np.float64)
+    c = z.shape[-1]
+    w = np.ones(c) if weight is None else np.asarray(weight, np.float64)
+    grad = np.zeros(z.shape)
+    denominator = 0.0
+    for i, y in zip(np.ndindex(z.shape[:-1]), np.asarray(target).reshape(-1), strict=True):
+        if y == ignore_index:
+            continue
+        p = softmax(z[i])  # exp(z - lse) with lse to 60 digits
+        p[y] = -mp.fsum(p[j] for j in range(c) if j != y)
+        grad[i] = [w[y] * float(pj) for pj in p]
+        denominator += w[y]
+    return grad / denominator if reduction == "mean" else grad
+
+
+def ref_log_sigmoid(x: float) -> float:
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
+
+
+def ref_bce(
+    logits: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    pos_weight: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> np.ndarray | float:
+    """torch.nn.functional.binary_cross_entropy_with_logits, element by element."""
+    z = np.asarray(logits, np.float64)
+    w = np.broadcast_to(1.0 if weight is None else weight, z.shape)
+    pw = np.broadcast_to(1.0 if pos_weight is None else pos_weight, z.shape)
+    y = np.asarray(target, np.float64)
+    out = np.empty(z.shape)
+    for i in np.ndindex(z.shape):
+        out[i] = -w[i] * (
+            pw[i] * y[i] * ref_log_sigmoid(z[i]) + (1 - y[i]) * ref_log_sigmoid(-z[i])
+        )
+    if reduction == "none":
+        return out
+    return math.fsum(out.ravel()) / (out.size if reduction == "mean" else 1)
+
+
+# --- extreme inputs ---------------------------------------------------------------------
+
+
+def extreme_rows(dtype: type, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows at +-EXTREME: spread, near-ties at the top or bottom, dominant, tiny losses."""
+    r = EXTREME[dtype]
+    rng = np.random.default_rng(seed)
+    c = 5
+    z = rng.uniform(-r, r, (160, c))
+    near = 3.0 if dtype == np.float16 else 20.0
+    z[:30] = rng.uniform(r - near, r, (30, c))
+    z[30:50] = rng.uniform(-r, -r + 5, (20, c))
+    z[50:70, 0] = r
+    z[50:70, 1:] = rng.uniform(-r, 0.3 * r, (20, c - 1))
+    z[70:90] = rng.standard_normal((20, c)) * 3
+    gap = (1.0, 8.0) if dtype == np.float16 else (5.0, 40.0)
+    z[90:130, 0] = rng.uniform(-r, r, 40)
+    z[90:130, 1:] = z[90:130, :1] - rng.uniform(*gap, (40, c - 1))
+    y = rng.integers(0, c, len(z))
+    y[50:130] = 0  # the target is the largest logit: losses down to exp(-gap)
+    return np.clip(z, -r, r).astype(dtype), y

@@ -1,4 +1,4 @@
-"""Tests for lossbook.focal: sigmoid and softmax focal losses.
+"""Tests for lossbook._focal: sigmoid and softmax focal losses.
 
 Expected values: torchvision's ``sigmoid_focal_loss`` formula and the
 multi-class focal loss, written out per element in 60-digit mpmath (so the
@@ -7,11 +7,11 @@ cross-entropies at gamma = 0.
 
 Error bounds at extreme logits (+-1e4 float64, +-80 float32, +-10 float16), in
 ULPs of the result's dtype at the exact value (subnormal spacing below the
-normal range): float16 and float32 1 (computed in float64 and rounded once;
-measured 0.50), float64 8 (measured 3.2 for the sigmoid focal loss and 4.5
-for the softmax one: (1 - p_t)^gamma, alpha_t and the cross-entropy each bring
-a rounding or two). Measured 2026-11 with NumPy 2.4; the bounds leave a factor
-of about two.
+normal range), ``oracle.MAX_ULP_FOCAL``: float16 and float32 1 (computed in
+float64 and rounded once; measured 0.50), float64 8 (measured 3.2 for the
+sigmoid focal loss and 4.5 for the softmax one: (1 - p_t)^gamma, alpha_t and
+the cross-entropy each bring a rounding or two). Measured 2026-11 with NumPy
+2.4; the bounds leave a factor of about two.
 """
 
 from __future__ import annotations
@@ -24,18 +24,20 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
-from tests.oracle import DTYPES, EXTREME, REDUCTIONS
+from tests.oracle import (
+    DTYPES,
+    EXTREME,
+    MAX_ULP_FOCAL,
+    REDUCTIONS,
+    ZERO_LOGITS,
+    as_mp,
+    mp,
+    vg_bce,
+    vg_ce,
+)
 
-mp = oracle.mp
-MAX_ULP = {np.float16: 1, np.float32: 1, np.float64: 8}
 vg_sigmoid = lb.value_and_grad(lb.sigmoid_focal_loss)
 vg_softmax = lb.value_and_grad(lb.softmax_focal_loss)
-vg_bce = lb.value_and_grad(lb.binary_cross_entropy_with_logits)
-
-
-def as_mp(x):  # type: ignore[no-untyped-def]
-    """An mpf as is (mp.diff passes those), any other number by its exact binary value."""
-    return x if isinstance(x, mp.mpf) else oracle.mpf(x)
 
 
 def ref_sigmoid_focal(z, y, alpha: float | None, gamma: float):  # type: ignore[no-untyped-def]
@@ -61,11 +63,6 @@ def ref_sigmoid_focal_array(z, y, alpha, gamma, reduction):  # type: ignore[no-u
     return float(total / len(out) if reduction == "mean" else total)
 
 
-def mp_nll(row: np.ndarray, y: int):  # type: ignore[no-untyped-def]
-    zy = oracle.mpf(row[y])
-    return mp.log1p(mp.fsum(mp.exp(oracle.mpf(x) - zy) for j, x in enumerate(row) if j != y))
-
-
 def ref_softmax_focal(z, y, alpha, gamma, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """-alpha_t (1 - p_t)^gamma log p_t per example; 'mean' over non-ignored examples."""
     c = np.shape(z)[-1]
@@ -74,7 +71,7 @@ def ref_softmax_focal(z, y, alpha, gamma, ignore_index, reduction):  # type: ign
         if t == ignore_index:
             out.append(mp.mpf(0))
             continue
-        nll = mp_nll(row, int(t))
+        nll = oracle.nll(row, int(t))
         q = -mp.expm1(-nll)
         a = 1 if alpha is None else (alpha[t] if np.ndim(alpha) else alpha)
         out.append(oracle.mpf(a) * (q ** oracle.mpf(gamma) if gamma else 1) * nll)
@@ -133,7 +130,7 @@ def test_sigmoid_focal_oracle(dtype: type) -> None:
         assert got.dtype == dtype
         for g, zi, yi in zip(got, z, y, strict=True):
             error = oracle.ulp_error(g, ref_sigmoid_focal(zi, yi, alpha, gamma), dtype)
-            assert error <= MAX_ULP[dtype], (zi, yi, alpha, gamma, error)
+            assert error <= MAX_ULP_FOCAL[dtype], (zi, yi, alpha, gamma, error)
 
 
 # --- softmax focal loss ----------------------------------------------------------
@@ -183,7 +180,6 @@ def test_softmax_focal_gamma_zero_is_alpha_weighted_cross_entropy(alpha: object)
     z = rng.normal(0, 5, (8, 4))
     y = rng.integers(0, 4, 8)
     weight = np.broadcast_to(alpha, (4,))
-    vg_ce = lb.value_and_grad(lb.softmax_cross_entropy)
     for reduction in ["none", "sum"]:
         focal = vg_softmax(z, y, alpha=alpha, gamma=0.0, reduction=reduction)
         ce = vg_ce(z, y, weight=weight, reduction=reduction)
@@ -213,10 +209,10 @@ def test_softmax_focal_oracle(dtype: type) -> None:
         got = lb.softmax_focal_loss(z, y, alpha=a, gamma=gamma, reduction="none")
         assert got.dtype == dtype
         for g, row, t in zip(got, z, y, strict=True):
-            nll = mp_nll(row, int(t))
+            nll = oracle.nll(row, int(t))
             weight = 1 if a is None else (a[t] if np.ndim(a) else a)
             exact = oracle.mpf(weight) * (-mp.expm1(-nll)) ** oracle.mpf(gamma) * nll
-            assert oracle.ulp_error(g, exact, dtype) <= MAX_ULP[dtype], (row, t, gamma)
+            assert oracle.ulp_error(g, exact, dtype) <= MAX_ULP_FOCAL[dtype], (row, t, gamma)
 
 
 # --- properties ------------------------------------------------------------------
@@ -353,9 +349,6 @@ def test_softmax_focal_all_ignored_mean_is_zero() -> None:
     assert np.all(grad == 0)
 
 
-Z = np.zeros((2, 3))
-
-
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -375,7 +368,7 @@ Z = np.zeros((2, 3))
     ],
 )
 def test_sigmoid_focal_validation(kwargs: dict, error: type, match: str) -> None:
-    args = {"logits": Z, "target": np.zeros((2, 3)), **kwargs}
+    args = {"logits": ZERO_LOGITS, "target": np.zeros((2, 3)), **kwargs}
     with pytest.raises(error, match=match):
         lb.sigmoid_focal_loss(args.pop("logits"), args.pop("target"), **args)
 
@@ -403,7 +396,7 @@ def test_sigmoid_focal_validation(kwargs: dict, error: type, match: str) -> None
     ],
 )
 def test_softmax_focal_validation(kwargs: dict, error: type, match: str) -> None:
-    args = {"logits": Z, "target": np.array([0, 1]), **kwargs}
+    args = {"logits": ZERO_LOGITS, "target": np.array([0, 1]), **kwargs}
     with pytest.raises(error, match=match):
         lb.softmax_focal_loss(args.pop("logits"), args.pop("target"), **args)
 

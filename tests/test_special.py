@@ -1,4 +1,7 @@
-"""Tests for lossbook.special: stable functions of logits."""
+"""Tests for lossbook._special: stable functions of logits (the softmax family and sigmoids).
+
+Error bounds against the 60-digit oracle: ``oracle.MAX_ULP_SPECIAL``, per function.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import lossbook as lb
 from tests import oracle
-from tests.oracle import DTYPES
-
-# Error bounds asserted against the 60-digit oracle, in ULPs of the result's dtype.
-# float16 is computed in float32 and rounded once, so it is within one rounding.
-# logsumexp and log_softmax are measured in ULPs of max(|result|, 1): near zero their
-# error is absolute, set by the rounding of the largest logit.
-# Measured maxima on these inputs (2026-11): logsumexp 0.5, softmax 1.0,
-# log_softmax 1.0 ULP; the bounds leave a factor of about two.
-MAX_ULP = {
-    "logsumexp": {np.float16: 1, np.float32: 2, np.float64: 2},
-    "softmax": {np.float16: 1, np.float32: 2, np.float64: 2},
-    "log_softmax": {np.float16: 1, np.float32: 2, np.float64: 2},
-    "sigmoid": {np.float16: 1, np.float32: 2, np.float64: 2},
-    "log_sigmoid": {np.float16: 1, np.float32: 2, np.float64: 2},
-}
+from tests.oracle import DTYPES, MAX_ULP_SPECIAL
 
 
 def adversarial_logits(dtype: type) -> list[np.ndarray]:
@@ -55,7 +44,7 @@ def test_logsumexp_matches_oracle(dtype: type) -> None:
         if abs(float(expected)) > float(np.finfo(dtype).max):
             continue  # the true value is not representable in this dtype
         error = oracle.ulp_error(result, expected, dtype, floor=1.0)
-        assert error <= MAX_ULP["logsumexp"][dtype], (row, error)
+        assert error <= MAX_ULP_SPECIAL["logsumexp"][dtype], (row, error)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -69,13 +58,13 @@ def test_softmax_and_log_softmax_match_oracle(dtype: type) -> None:
             if float(exact) < float(np.finfo(dtype).tiny):
                 assert actual <= np.finfo(dtype).tiny  # underflow to (sub)normal is fine
                 continue
-            assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP["softmax"][dtype], row
+            assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP_SPECIAL["softmax"][dtype], row
         for actual, exact in zip(logs, expected_logs, strict=True):
             if abs(float(exact)) > float(np.finfo(dtype).max):
                 assert actual == -np.inf
                 continue
             error = oracle.ulp_error(actual, exact, dtype, floor=1.0)
-            assert error <= MAX_ULP["log_softmax"][dtype], (row, error)
+            assert error <= MAX_ULP_SPECIAL["log_softmax"][dtype], (row, error)
 
 
 def test_log_softmax_keeps_relative_accuracy_of_tiny_log_probabilities() -> None:
@@ -99,7 +88,7 @@ def test_sigmoid_and_log_sigmoid_match_oracle(dtype: type) -> None:
             if abs(float(exact)) < float(np.finfo(dtype).tiny):
                 assert abs(float(actual)) <= float(np.finfo(dtype).tiny)
                 continue
-            assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP[name][dtype], (name, x)
+            assert oracle.ulp_error(actual, exact, dtype) <= MAX_ULP_SPECIAL[name][dtype], (name, x)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
