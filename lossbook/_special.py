@@ -40,7 +40,8 @@ def _rows(work: FloatArray, axes: tuple[int, ...]) -> tuple[FloatArray, tuple[in
     k = len(axes)
     moved = np.moveaxis(work, axes, tuple(range(work.ndim - k, work.ndim)))
     lead = moved.shape[: work.ndim - k]
-    return moved.reshape(math.prod(lead), -1), lead
+    # Not reshape(..., -1): with no rows (a 0 in `lead`) the row length is ambiguous.
+    return moved.reshape(math.prod(lead), math.prod(moved.shape[work.ndim - k :])), lead
 
 
 def _check_row_maxima(top: F64, name: str, defined_for_inf: bool) -> None:

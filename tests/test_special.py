@@ -176,6 +176,21 @@ def test_dtype_and_shape_are_preserved(dtype: type) -> None:
     assert jac.shape == (2, 3, 4, 4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_no_rows_give_empty_results_as_in_numpy(dtype: type) -> None:
+    # Empty along an axis that is not reduced: an empty result, as NumPy and SciPy give.
+    z = np.zeros((0, 3, 4), dtype=dtype)
+    for func in (lb.softmax, lb.log_softmax):
+        for axis in (-1, 1):
+            out = func(z, axis=axis)
+            assert out.shape == z.shape and out.dtype == dtype
+    assert lb.logsumexp(z).shape == (0, 3)
+    assert lb.logsumexp(z, axis=(1, 2)).shape == (0,)
+    assert lb.logsumexp(z, axis=(1, 2), keepdims=True).shape == (0, 1, 1)
+    assert lb.logsumexp(z, b=np.ones(4), return_sign=True)[1].shape == (0, 3)
+    assert lb.logsumexp(z, axis=-1).dtype == dtype
+
+
 def test_integer_input_gives_float64() -> None:
     assert lb.softmax([1, 2, 3]).dtype == np.float64
     assert lb.sigmoid(np.array([True, False])).dtype == np.float64
