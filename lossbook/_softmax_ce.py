@@ -230,8 +230,8 @@ def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F6
     """Rows of ``-sum_c t_c log p_c`` and of its gradient ``p * sum(t) - t``, one block.
 
     `target` is any non-negative (B, C) block (weights and smoothing already
-    folded in). The gradient's top entry is formed as
-    ``(sum(t) - t_top) p_top - t_top (1 - p_top)`` so that a confident,
+    folded in); it is scratch, and its top entries are overwritten. The gradient's top entry is formed as
+    ``sum_{c != top} t_c p_top - t_top (1 - p_top)`` so that a confident,
     correct prediction gets a tiny gradient with full relative accuracy.
     """
     loss = np.einsum("ij,ij->i", target, parts.log_p)
@@ -244,13 +244,16 @@ def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F6
     if not need_grad:
         return loss, None
     rows = np.arange(target.shape[0])
-    t_sum = np.sum(target, axis=1)
     t_top = target[rows, parts.top]
+    # The other classes' mass summed on its own: sum(t) - t_top cancels (13,000 ulp
+    # measured in float64 for t = (1 - 1.8e-5, 1.8e-5)). `target` is a scratch block.
+    target[rows, parts.top] = 0.0
+    t_rest = np.sum(target, axis=1)
     p_top = parts.p[rows, parts.top]
     grad = parts.p
-    grad *= t_sum[:, None]
+    grad *= (t_rest + t_top)[:, None]
     grad -= target
-    grad[rows, parts.top] = (t_sum - t_top) * p_top - t_top * parts.top_complement
+    grad[rows, parts.top] = t_rest * p_top - t_top * parts.top_complement
     return loss, grad
 
 

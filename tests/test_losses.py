@@ -261,6 +261,29 @@ def test_tiny_loss_keeps_relative_accuracy() -> None:
         assert got > 0
 
 
+def test_dense_gradient_of_the_top_class_has_no_cancellation() -> None:
+    # The top entry of p * sum(t) - t is sum_{c != top} t_c p_top - t_top (1 - p_top);
+    # forming sum(t) - t_top instead cost 13,000 ulp in float64 here.
+    mp = oracle.mp
+    t = np.array([[1.0 - 1.7950668432184304e-05, 1.7950668432184304e-05]])
+    z = np.array([[40.0, 0.0]])
+    lsm = oracle.log_softmax(z[0])
+    probs = [mp.exp(a) for a in lsm]
+    expected = probs[0] * (oracle.mpf(t[0, 0]) + oracle.mpf(t[0, 1])) - oracle.mpf(t[0, 0])
+    got = lb.grad(lb.softmax_cross_entropy)(z, t, reduction="sum")
+    assert oracle.ulp_error(got[0, 0], expected, np.float64) <= 4
+    # Label smoothing on float64 index targets takes the same dense path.
+    z3 = np.array([[40.0, 0.0, -3.0]])
+    eps, w = 0.1, np.array([0.3, 1.7, 2.9])
+    lsm = oracle.log_softmax(z3[0])
+    target = [oracle.mpf(w[c]) * (mp.mpf(eps) / 3 + (1 - mp.mpf(eps)) * (c == 0)) for c in range(3)]
+    expected = mp.exp(lsm[0]) * mp.fsum(target) - target[0]
+    got = lb.grad(lb.softmax_cross_entropy)(
+        z3, np.array([0]), weight=w, label_smoothing=eps, reduction="sum"
+    )
+    assert oracle.ulp_error(got[0, 0], expected, np.float64) <= 4
+
+
 # --- the fused kernel: blocks, shifts, fallback rows -----------------------------
 
 
