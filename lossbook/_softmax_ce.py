@@ -230,9 +230,10 @@ def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F6
     """Rows of ``-sum_c t_c log p_c`` and of its gradient ``p * sum(t) - t``, one block.
 
     `target` is any non-negative (B, C) block (weights and smoothing already
-    folded in); it is scratch, and its top entries are overwritten. The gradient's top entry is formed as
-    ``sum_{c != top} t_c p_top - t_top (1 - p_top)`` so that a confident,
-    correct prediction gets a tiny gradient with full relative accuracy.
+    folded in); it is scratch, and its top entries are overwritten. The
+    gradient's top entry is formed as ``sum_{c != top} t_c p_top - t_top (1 - p_top)``
+    so that a confident, correct prediction gets a tiny gradient with full
+    relative accuracy.
     """
     loss = np.einsum("ij,ij->i", target, parts.log_p)
     np.negative(loss, out=loss)
