@@ -225,6 +225,10 @@ def _fused_rows(
             np.maximum(smooth.weighted_gap[part], 0.0, out=smooth.weighted_gap[part])
             gap = (sums.shift - top) + np.log(sums.e_y.astype(np.float64) + sums.rest)
             np.maximum(gap, 0.0, out=smooth.lse_gap[part])
+            # Where y is the row's largest logit (rest < e_y), LSE - m is the row's
+            # -log p_y, which keeps full relative accuracy; log(e_y + rest) - m rounds a
+            # tiny gap away (all of it for C = 1, or when only class y has weight).
+            np.copyto(smooth.lse_gap[part], loss[part], where=buf.ratio[:b] < 1.0)
     return loss, smooth
 
 
