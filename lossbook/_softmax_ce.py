@@ -215,10 +215,16 @@ def _softmax_cross_entropy(
             return index_ce_fused(z, y, valid, w, reduction, need_grad, _index_ce_dense, smoothing)
         return _index_ce_dense(z, y, valid, w, smoothing, reduction, need_grad)
     if t.shape != z.shape:
+        # A bool array of the indices' shape fails on its dtype, not its shape: say so.
+        got = (
+            f"{t.shape} with dtype bool (indices need an integer dtype)"
+            if t.dtype.kind == "b" and t.shape == z.shape[:-1]
+            else t.shape
+        )
         raise ValueError(
             f"target holds class probabilities when it has the shape of logits {z.shape}, "
             f"and class indices when it has the shape logits.shape[:-1] = {z.shape[:-1]}; "
-            f"got {t.shape}"
+            f"got {got}"
         )
     if ignore is not None:
         raise ValueError("ignore_index applies to class-index targets only, not probabilities")

@@ -239,6 +239,12 @@ def test_index_and_one_hot_targets_agree_including_gradient() -> None:
     np.testing.assert_allclose(g1, g2, rtol=1e-5, atol=1e-9)
 
 
+def test_bool_targets_with_the_shape_of_indices_name_the_dtype() -> None:
+    # The message blamed the shape (which is right) and not the dtype (which is not).
+    with pytest.raises(ValueError, match="got \\(2,\\) with dtype bool"):
+        lb.softmax_cross_entropy(np.zeros((2, 3)), np.array([True, False]))
+
+
 def test_bool_targets_are_probabilities() -> None:
     logits = np.array([[1.0, 2.0, 0.5]])
     got = lb.softmax_cross_entropy(logits, np.array([[False, True, False]]))
