@@ -313,6 +313,25 @@ def test_fused_label_smoothing_keeps_a_tiny_loss(dtype: type) -> None:
         assert oracle.ulp_error(value, expected, dtype) <= 2
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_fused_smoothed_gradient_of_the_target_uses_the_exact_class_weight(dtype: type) -> None:
+    # The target entry is scale * p_y - on - spread * w_y with scale from float64 weights;
+    # w_y rounded to the compute dtype left spread * (w_y - float32(w_y)) behind: a
+    # gradient of 1e-8 for one class (true 0), 60% off for a tiny gradient.
+    grad = lb.grad(lb.softmax_cross_entropy)
+    w = np.array([1.81613301, 0.0, 0.0])
+    one = grad(np.array([[0.3]], dtype=dtype), np.array([0]), weight=w[:1], label_smoothing=1.0)
+    assert one[0, 0] == 0.0
+    z = np.array([[8.0, 0.0, -1.0]], dtype=dtype)
+    got = grad(z, np.array([0]), weight=w, label_smoothing=0.5, reduction="sum")
+    mp = oracle.mp
+    # Only class 0 has weight: the target mass is w_0 (1 - eps + eps / 3) on class 0.
+    expected = (
+        -oracle.mpf(w[0]) * (1 - mp.mpf(0.5) * 2 / 3) * (1 - mp.exp(oracle.log_softmax(z[0])[0]))
+    )
+    assert oracle.ulp_error(got[0, 0], expected, dtype) <= 2
+
+
 # --- the fused kernel: blocks, shifts, fallback rows -----------------------------
 
 
