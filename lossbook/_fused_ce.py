@@ -83,7 +83,7 @@ def index_ce_fused(
             result = index_ce_fused(z, y, valid, w, reduction, False, dense, smoothing)
             return result._replace(grad=grad)
         ct = v.compute_dtype(z.dtype)
-        spec = _GradSpec(scale, on, spread, None if w is None else w.astype(ct))
+        spec = _GradSpec(scale, on, spread, None if w is None else w.astype(ct), w)
         out = np.empty(z.shape, z.dtype)
     weights_for_sum = None
     if smoothing:
@@ -124,6 +124,7 @@ class _GradSpec(NamedTuple):
     on: F64 | float  # (N,) or one for all rows: factor * (1 - eps) * w_y
     spread: F64 | float | None  # factor * eps / C (0 on ignored rows); None without smoothing
     class_w: FloatArray | None  # (C,) class weights in the compute dtype; None for ones
+    class_w64: F64 | None  # the same weights in float64, for the target entry
 
 
 class _RowBuffers:
@@ -225,6 +226,10 @@ def _fused_rows(
             np.maximum(smooth.weighted_gap[part], 0.0, out=smooth.weighted_gap[part])
             gap = (sums.shift - top) + np.log(sums.e_y.astype(np.float64) + sums.rest)
             np.maximum(gap, 0.0, out=smooth.lse_gap[part])
+            # Where y is the row's largest logit (rest < e_y), LSE - m is the row's
+            # -log p_y, which keeps full relative accuracy; log(e_y + rest) - m rounds a
+            # tiny gap away (all of it for C = 1, or when only class y has weight).
+            np.copyto(smooth.lse_gap[part], loss[part], where=buf.ratio[:b] < 1.0)
     return loss, smooth
 
 
@@ -268,14 +273,16 @@ def _block_grad(
         flat[local] = head
         return
     spread = np.broadcast_to(_at(spec.spread, part), (b,))
-    if spec.class_w is None:
+    if spec.class_w is None or spec.class_w64 is None:
         block -= spread.astype(ct)[:, None]
         w_y: F64 | float = 1.0
     else:
         weights = scratch[:b] if scratch is not None else np.empty(block.shape, ct)
         np.multiply(spread.astype(ct)[:, None], spec.class_w[None, :], out=weights)
         block -= weights
-        w_y = spec.class_w[local % block.shape[1]].astype(np.float64)
+        # float64 weights, as in `scale`: with class_w rounded to float32 the target entry
+        # kept spread * (w_y - float32(w_y)), which can exceed a tiny true gradient.
+        w_y = spec.class_w64[local % block.shape[1]]
     # scale * p_y - on - spread * w_y, with scale * p_y = scale - k * rest.
     value = _at(spec.scale, part) - _at(spec.on, part) - spread * w_y
     flat[local] = value - k.astype(np.float64) * rest

@@ -40,7 +40,8 @@ def _rows(work: FloatArray, axes: tuple[int, ...]) -> tuple[FloatArray, tuple[in
     k = len(axes)
     moved = np.moveaxis(work, axes, tuple(range(work.ndim - k, work.ndim)))
     lead = moved.shape[: work.ndim - k]
-    return moved.reshape(math.prod(lead), -1), lead
+    # Not reshape(..., -1): with no rows (a 0 in `lead`) the row length is ambiguous.
+    return moved.reshape(math.prod(lead), math.prod(moved.shape[work.ndim - k :])), lead
 
 
 def _check_row_maxima(top: F64, name: str, defined_for_inf: bool) -> None:
@@ -110,6 +111,15 @@ def _weighted_lse_rows(block: F64, weights: F64, exact: bool) -> tuple[F64, F64]
     block[weights == 0] = -np.inf
     top = np.max(block, axis=1)
     _check_row_maxima(top, "z", defined_for_inf=True)
+    # A row with +inf logits: the sum is +inf or -inf by the signs of their weights.
+    inf_rows = np.flatnonzero(np.isposinf(top))
+    inf_weights = np.where(np.isposinf(block[inf_rows]), weights[inf_rows], 0.0)
+    inf_positive = (inf_weights > 0).any(axis=1)
+    if (inf_positive & (inf_weights < 0).any(axis=1)).any():
+        raise ValueError(
+            "z has +inf entries whose weights b have both signs in one slice, so "
+            "sum(b * exp(z)) is inf - inf, which is undefined"
+        )
     bad = ~np.isfinite(top)
     if bad.any():
         block[bad] = 0.0
@@ -125,18 +135,21 @@ def _weighted_lse_rows(block: F64, weights: F64, exact: bool) -> tuple[F64, F64]
     b_top = weights[rows, k]
     e[rows, k] = 0.0
     rest = np.sum(e, axis=1)
-    ratio = rest / b_top
-    apart = ratio > -1.0
-    with np.errstate(divide="ignore"):
+    # Both branches of each np.where are evaluated; rows `bad` (b_top may be 0 there)
+    # and the branch not taken may divide 0 by 0 or overflow, and are discarded.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = rest / b_top
+        apart = ratio > -1.0
         log_abs = np.where(
             apart,
             np.log(np.abs(b_top)) + np.log1p(np.maximum(ratio, -1.0)),
             np.log(np.abs(b_top + rest)),
         )
-    sign = np.where(apart, np.sign(b_top), np.sign(b_top + rest))
-    result = top + log_abs
+        sign = np.where(apart, np.sign(b_top), np.sign(b_top + rest))
+        result = top + log_abs
     result[bad] = top[bad]
-    sign[bad] = np.where(np.isposinf(top[bad]), np.sign(b_top[bad]), 0.0)
+    sign[bad] = 0.0
+    sign[inf_rows] = np.where(inf_positive, 1.0, -1.0)
     return result, sign
 
 
@@ -186,7 +199,8 @@ def logsumexp(
     ValueError
         If `z` or `b` contains NaN, `z` is empty along `axis`, `axis` is out
         of range or repeated, `b` does not broadcast against `z`, or the
-        weighted sum is negative and `return_sign` is False.
+        weighted sum is negative and `return_sign` is False, or a slice has
+        ``+inf`` entries of `z` with weights of both signs (``inf - inf``).
     TypeError
         If `z` or `b` is not real-valued, or `axis` is not an integer, a
         tuple of integers or None.

@@ -353,3 +353,32 @@ def test_softmax_ce_validation(kwargs: dict, error: type, match: str) -> None:
     args = {"logits": ZERO_LOGITS, "target": Y, **kwargs}
     with pytest.raises(error, match=match):
         vg_ce(args.pop("logits"), args.pop("target"), **args)
+
+
+def test_bool_targets_with_the_shape_of_indices_name_the_dtype() -> None:
+    # The message blamed the shape (which is right) and not the dtype (which is not).
+    with pytest.raises(ValueError, match="got \\(2,\\) with dtype bool"):
+        lb.softmax_cross_entropy(np.zeros((2, 3)), np.array([True, False]))
+
+
+def test_dense_gradient_of_the_top_class_has_no_cancellation() -> None:
+    # The top entry of p * sum(t) - t is sum_{c != top} t_c p_top - t_top (1 - p_top);
+    # forming sum(t) - t_top instead cost 13,000 ulp in float64 here.
+    mp = oracle.mp
+    t = np.array([[1.0 - 1.7950668432184304e-05, 1.7950668432184304e-05]])
+    z = np.array([[40.0, 0.0]])
+    lsm = oracle.log_softmax(z[0])
+    probs = [mp.exp(a) for a in lsm]
+    expected = probs[0] * (oracle.mpf(t[0, 0]) + oracle.mpf(t[0, 1])) - oracle.mpf(t[0, 0])
+    got = lb.grad(lb.softmax_cross_entropy)(z, t, reduction="sum")
+    assert oracle.ulp_error(got[0, 0], expected, np.float64) <= 4
+    # Label smoothing on float64 index targets takes the same dense path.
+    z3 = np.array([[40.0, 0.0, -3.0]])
+    eps, w = 0.1, np.array([0.3, 1.7, 2.9])
+    lsm = oracle.log_softmax(z3[0])
+    target = [oracle.mpf(w[c]) * (mp.mpf(eps) / 3 + (1 - mp.mpf(eps)) * (c == 0)) for c in range(3)]
+    expected = mp.exp(lsm[0]) * mp.fsum(target) - target[0]
+    got = lb.grad(lb.softmax_cross_entropy)(
+        z3, np.array([0]), weight=w, label_smoothing=eps, reduction="sum"
+    )
+    assert oracle.ulp_error(got[0, 0], expected, np.float64) <= 4

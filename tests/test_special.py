@@ -165,6 +165,46 @@ def test_dtype_and_shape_are_preserved(dtype: type) -> None:
     assert jac.shape == (2, 3, 4, 4)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_no_rows_give_empty_results_as_in_numpy(dtype: type) -> None:
+    # Empty along an axis that is not reduced: an empty result, as NumPy and SciPy give.
+    z = np.zeros((0, 3, 4), dtype=dtype)
+    for func in (lb.softmax, lb.log_softmax):
+        for axis in (-1, 1):
+            out = func(z, axis=axis)
+            assert out.shape == z.shape
+            assert out.dtype == dtype
+    assert lb.logsumexp(z).shape == (0, 3)
+    assert lb.logsumexp(z, axis=(1, 2)).shape == (0,)
+    assert lb.logsumexp(z, axis=(1, 2), keepdims=True).shape == (0, 1, 1)
+    assert lb.logsumexp(z, b=np.ones(4), return_sign=True)[1].shape == (0, 3)
+    assert lb.logsumexp(z, axis=-1).dtype == dtype
+
+
+def test_weighted_logsumexp_with_infinite_logits_takes_the_sign_of_their_weights() -> None:
+    # sum(b * exp(z)) is -inf when the +inf logit has a negative weight, wherever it sits.
+    for z, b in (([0.0, np.inf], [1.0, -1.0]), ([np.inf, 0.0], [-2.0, 1.0])):
+        value, sign = lb.logsumexp(z, b=b, return_sign=True)
+        assert value == np.inf
+        assert sign == -1.0
+        with pytest.raises(ValueError, match="negative"):
+            lb.logsumexp(z, b=b)
+    assert lb.logsumexp([0.0, np.inf, np.inf], b=[-1.0, 2.0, 0.5], return_sign=True) == (
+        np.inf,
+        1.0,
+    )
+    with pytest.raises(ValueError, match="inf - inf"):
+        lb.logsumexp([np.inf, np.inf], b=[1.0, -1.0], return_sign=True)
+
+
+def test_weighted_logsumexp_edge_cases_raise_no_warnings() -> None:
+    # RuntimeWarnings are errors under pytest here: 0/0 for an all-zero weight row,
+    # and the overflow of the branch np.where discards for huge weights.
+    assert lb.logsumexp([1.0, 2.0], b=[0.0, 0.0], return_sign=True) == (-np.inf, 0.0)
+    expected = np.log(1e308) + np.log(2.0)
+    assert lb.logsumexp([0.0, 0.0], b=[1e308, 1e308]) == pytest.approx(expected, rel=1e-15)
+
+
 def test_integer_input_gives_float64() -> None:
     assert lb.softmax([1, 2, 3]).dtype == np.float64
     assert lb.sigmoid(np.array([True, False])).dtype == np.float64
