@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.conftest import PAGES_CHECKED
+from tools.print_pdf import chromium as find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 # LOSSBOOK_SITE: test another build of the site (for example one built without execution).
@@ -78,17 +78,6 @@ INSTALL_CHROMIUM = (
 BUILD_BOOK = (
     "run `python3 tasks.py test`, which builds the book into _build/html and then runs this test"
 )
-
-
-def find_chromium() -> str | None:
-    for candidate in (
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-        shutil.which("chromium-browser"),
-    ):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def unavailable(reason: str, remedy: str) -> None:
