@@ -96,7 +96,7 @@ def sigmoid_focal_loss(
     :math:`1 - p_t = \sigma(z)(1 - y) + \sigma(-z)\,y` is a sum of two
     non-negative, accurately computed terms, so for a confident correct
     prediction it is tiny but exact rather than a rounded-away ``1 - p``.
-    'mean' of an empty array is 0.0.
+    'mean' of an empty array is 0.0 (torchvision's ``loss.mean()`` gives NaN).
 
     References
     ----------
@@ -230,8 +230,8 @@ def softmax_focal_loss(
     reduction : {'mean', 'sum', 'none'}, optional
         'mean' (default) divides the sum by the number of non-ignored
         examples (not by the sum of the :math:`\alpha_t`); 0.0 if there are
-        none. 'none' has shape ``logits.shape[:-1]``, with 0 at ignored
-        entries.
+        none (where a PyTorch mean would give NaN). 'none' has shape
+        ``logits.shape[:-1]``, with 0 at ignored entries.
 
     Returns
     -------

@@ -380,7 +380,10 @@ def poly1_cross_entropy(
         PyTorch's smoothed cross-entropy and :math:`p_t` becomes the
         probability the model gives to the smoothed target (see Notes).
     reduction : {'mean', 'sum', 'none'}, optional
-        'none' returns the loss per example (shape ``logits.shape[:-1]``).
+        'none' returns the loss per example (shape ``logits.shape[:-1]``);
+        'mean' of nothing (every target ignored, or weights summing to 0) is
+        0.0 with a zero gradient, as in :func:`softmax_cross_entropy` (PyTorch
+        gives NaN).
 
     Returns
     -------

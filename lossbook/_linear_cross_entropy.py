@@ -429,6 +429,12 @@ def _linear_cross_entropy(
     if zeta < 0:
         raise ValueError(f"z_loss must be non-negative, got {z_loss!r}")
     x = _check_inputs(hidden, weight, target, bias, class_weight, ignore, reduction)
+    any_counted = x.valid is None or bool(x.valid.any())
+    if smoothing and any_counted and x.bias is not None and np.isneginf(x.bias).any():
+        raise ValueError(
+            "bias has a -inf (masked) entry and label_smoothing puts target mass on "
+            "every class, so the loss would be infinite"
+        )
     n_rows = x.hidden.shape[0]
     n_classes, n_features = x.weight.shape
     ct = x.hidden.dtype

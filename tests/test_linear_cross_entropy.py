@@ -492,6 +492,8 @@ def test_minus_inf_bias_masks_a_class(dtype: type) -> None:
         lb.linear_cross_entropy(h, w, y, bias=np.full(9, -np.inf, dtype))
     with pytest.raises(ValueError, match="bias contains \\+inf"):
         lb.linear_cross_entropy(h, w, y, bias=np.full(9, np.inf, dtype))
+    with pytest.raises(ValueError, match=r"bias has a -inf .* label_smoothing"):
+        lb.linear_cross_entropy(h, w, y, bias=bias, label_smoothing=0.1)
     # an ignored row may have its target masked
     y_ignored = y.copy()
     y_ignored[0] = 5
