@@ -134,8 +134,10 @@ def _sigmoid_focal_loss(
     g = _check_gamma(gamma)
     y = binary_target(target, z.shape)
 
-    def chunk(zc: F64, yc: F64, *, need_grad: bool) -> tuple[F64, F64 | None]:
-        return _sigmoid_focal_chunk(zc, yc, a, g, need_grad)
+    def chunk(
+        zc: F64, yc: F64, *, need_grad: bool, scratch: _core.Scratch
+    ) -> tuple[F64, F64 | None]:
+        return _sigmoid_focal_chunk(zc, yc, a, g, need_grad, scratch)
 
     return elementwise_pass(z, [y], chunk, reduction, need_grad)
 
@@ -155,38 +157,53 @@ def _check_alpha(alpha: object) -> float | None:
 
 
 def _sigmoid_focal_chunk(
-    z: F64, y: F64, a: float | None, g: float, need_grad: bool
+    z: F64,
+    y: F64,
+    a: float | None,
+    g: float,
+    need_grad: bool,
+    scratch: _core.Scratch | None = None,
 ) -> tuple[F64, F64 | None]:
     """Per-element sigmoid focal loss and its gradient, for one chunk."""
-    sig_pos, sig_neg, log_pos, log_neg = _core.sigmoid_parts(z)
-    negative = 1.0 - y
-    ce = y * log_pos
-    ce += negative * log_neg
+    work = _core.Scratch() if scratch is None else scratch
+    sig_pos, sig_neg, log_pos, log_neg = _core.sigmoid_parts(z, work)
+    negative = np.subtract(1.0, y, out=work.get("focal_negative", z))
+    ce = np.multiply(y, log_pos, out=log_pos)
+    ce += np.multiply(negative, log_neg, out=log_neg)
     np.negative(ce, out=ce)
-    q = negative * sig_pos  # 1 - p_t
-    q += y * sig_neg
-    weight = np.power(q, g)
+    q = np.multiply(negative, sig_pos, out=work.get("focal_q", z))  # 1 - p_t
+    q += np.multiply(y, sig_neg, out=work.get("focal_tmp", z))
+    weight = np.power(q, g, out=work.get("focal_weight", z))
     if a is not None:
-        weight *= a * y + (1.0 - a) * negative
-    loss = weight * ce
+        balance = np.multiply(y, a, out=work.get("focal_tmp", z))
+        balance += np.multiply(1.0 - a, negative, out=work.get("focal_tmp2", z))
+        weight *= balance
+    loss = np.multiply(weight, ce, out=work.get("focal_loss", z))
     if not need_grad:
         return loss, None
     # d(1-p_t)/dz = p(1-p)(1-2y); with r = p(1-p)/(1-p_t) the derivative of
     # (1-p_t)^g is g (1-p_t)^g (1-2y) r, finite even for g < 1 as p_t -> 1.
-    r = _focal_ratio(sig_pos, sig_neg, q, y)
-    grad = (1.0 - 2.0 * y) * r
+    r = _focal_ratio(sig_pos, sig_neg, q, y, work.get("focal_r", z))
+    grad = np.multiply(y, 2.0, out=work.get("focal_grad", z))
+    np.subtract(1.0, grad, out=grad)
+    grad *= r
     grad *= g
     grad *= ce
-    grad += negative * sig_pos
-    grad -= y * sig_neg
+    grad += np.multiply(negative, sig_pos, out=sig_pos)
+    grad -= np.multiply(y, sig_neg, out=sig_neg)
     grad *= weight
     return loss, grad
 
 
-def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64) -> F64:
+def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64, out: F64 | None = None) -> F64:
     """``p(1-p) / (1-p_t)``, with its hard-target limit where 1-p_t underflows to 0."""
-    limit = np.where(y < 0.5, sig_neg, sig_pos)
-    return np.divide(sig_pos * sig_neg, q, out=limit, where=q > 0)
+    r = np.multiply(sig_pos, sig_neg, out=np.empty_like(q) if out is None else out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(r, q, out=r)
+    if not q.all():  # q >= 0; where it is 0 the ratio's limit is p(1-p)'s larger factor
+        zero = q == 0
+        r[zero] = np.where(y < 0.5, sig_neg, sig_pos)[zero]
+    return r
 
 
 def softmax_focal_loss(

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossbook import _validation as v
-from lossbook._core import CHUNK_ELEMENTS
+from lossbook._core import CHUNK_ELEMENTS, Scratch, run_blocks
 from lossbook._typing import F64, BoolArray, FloatArray, FloatResult, IntpArray
 
 __all__: list[str] = []
@@ -134,6 +134,10 @@ def elementwise_weight(
 
 
 ElementKernel = Callable[..., tuple[F64, F64 | None]]
+# Elements per block of the elementwise passes: the unit of work of a thread, and of
+# the sum of the losses (one partial sum per block, added in order), so that the
+# result does not depend on the thread count.
+_ELEMENTWISE_BLOCK = 1 << 16
 
 
 def elementwise_pass(
@@ -145,47 +149,67 @@ def elementwise_pass(
 ) -> ValueAndGrad:
     """Run an elementwise loss kernel over `z` in cache-sized float64 chunks.
 
-    ``kernel(z, *operands, need_grad=...)`` receives 1-d float64 chunks of
-    `z` and of each operand (None stays None; operands are broadcast to the
-    shape of `z` by the iterator, without copies) and returns the chunk's
-    losses and, if asked, its gradient before the reduction's scale. Losses
-    and gradients are rounded straight into outputs of `z`'s dtype, so no
-    full-size float64 temporary is formed.
+    ``kernel(z, *operands, need_grad=..., scratch=...)`` receives 1-d float64
+    chunks of `z` and of each operand (None stays None; operands are
+    broadcast to the shape of `z` by the iterator, without copies) and
+    returns the chunk's losses and, if asked, its gradient before the
+    reduction's scale; it may keep its temporaries, and its results, in the
+    arrays of `scratch` (a :class:`lossbook._core.Scratch`, one per thread). Losses and
+    gradients are rounded straight into outputs of `z`'s dtype, so no
+    full-size float64 temporary is formed. The chunks are grouped into blocks
+    of rows along the first axis (their boundaries set by the shape alone)
+    that run on the numerics core's threads.
     """
     present = [op for op in operands if op is not None]
     count = float(z.size)
     per_item = np.empty(z.shape, z.dtype) if reduction == "none" else None
     grad = np.empty(z.shape, z.dtype) if need_grad else None
-    outputs = [a for a in (per_item, grad) if a is not None]
-    arrays = [z, *present, *outputs]
-    flags: list[list[Literal["readonly", "writeonly"]]] = [["readonly"]] * (1 + len(present))
-    flags += [["writeonly"]] * len(outputs)
     factor = grad_scale(reduction, count)
-    total = 0.0
-    iterator = np.nditer(
-        arrays,
-        flags=["external_loop", "buffered", "zerosize_ok"],  # no grow_inner: chunks stay small
-        op_flags=flags,
-        op_dtypes=[np.float64] * len(arrays),
-        casting="same_kind",
-        buffersize=CHUNK_ELEMENTS,
-    )
-    with iterator:
-        for chunks in iterator:
-            zc = chunks[0]
-            if not (np.isfinite(zc.max()) and np.isfinite(zc.min())):
-                v.check_finite(zc, "logits")
-            inputs = iter(chunks[1 : 1 + len(present)])
-            args = [None if op is None else next(inputs) for op in operands]
-            loss, g = kernel(zc, *args, need_grad=need_grad)
-            out = iter(chunks[1 + len(present) :])
-            if per_item is not None:
-                next(out)[...] = loss
-            else:
-                total += float(np.sum(loss))
-            if grad is not None and g is not None:
-                g *= factor
-                next(out)[...] = g
+    if z.ndim:
+        rows = max(1, _ELEMENTWISE_BLOCK // max(1, z.size // max(1, z.shape[0])))
+        n_blocks = -(-z.shape[0] // rows)
+        full = [np.broadcast_to(op, z.shape) for op in present]
+    else:
+        rows, n_blocks, full = 1, 1, present
+    totals = np.zeros(n_blocks)
+
+    def work(blocks: range) -> None:
+        scratch = Scratch()
+        for index in blocks:
+            part: Any = slice(index * rows, (index + 1) * rows) if z.ndim else ...
+            outputs = [a[part] for a in (per_item, grad) if a is not None]
+            arrays = [z[part], *(op[part] for op in full), *outputs]
+            flags: list[list[Literal["readonly", "writeonly"]]]
+            flags = [["readonly"]] * (1 + len(present)) + [["writeonly"]] * len(outputs)
+            total = 0.0
+            iterator = np.nditer(
+                arrays,
+                flags=["external_loop", "buffered", "zerosize_ok"],  # no grow_inner
+                op_flags=flags,
+                op_dtypes=[np.float64] * len(arrays),
+                casting="same_kind",
+                buffersize=CHUNK_ELEMENTS,
+            )
+            with iterator:
+                for chunks in iterator:
+                    zc = chunks[0]
+                    if not (np.isfinite(zc.max()) and np.isfinite(zc.min())):
+                        v.check_finite(zc, "logits")
+                    inputs = iter(chunks[1 : 1 + len(present)])
+                    args = [None if op is None else next(inputs) for op in operands]
+                    loss, g = kernel(zc, *args, need_grad=need_grad, scratch=scratch)
+                    out = iter(chunks[1 + len(present) :])
+                    if per_item is not None:
+                        next(out)[...] = loss
+                    else:
+                        total += float(np.sum(loss))
+                    if grad is not None and g is not None:
+                        g *= factor
+                        next(out)[...] = g
+            totals[index] = total
+
+    run_blocks(n_blocks, z.size, work)
+    total = float(np.sum(totals))
     if per_item is not None:
         value = v.cast_result(per_item, z.dtype)
     else:
