@@ -179,8 +179,9 @@ def elementwise_pass(
             part: Any = slice(index * rows, (index + 1) * rows) if z.ndim else ...
             outputs = [a[part] for a in (per_item, grad) if a is not None]
             arrays = [z[part], *(op[part] for op in full), *outputs]
-            flags: list[list[Literal["readonly", "writeonly"]]]
-            flags = [["readonly"]] * (1 + len(present)) + [["writeonly"]] * len(outputs)
+            reading: list[list[Literal["readonly", "writeonly"]]] = [["readonly"]]
+            writing: list[list[Literal["readonly", "writeonly"]]] = [["writeonly"]]
+            flags = reading * (1 + len(present)) + writing * len(outputs)
             total = 0.0
             iterator = np.nditer(
                 arrays,
