@@ -80,6 +80,16 @@ def thread_count() -> int:
     return max(1, os.cpu_count() or 1)  # pragma: no cover - platforms without affinity
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool on first use."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size, _pool_lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _executor(size: int) -> ThreadPoolExecutor:
     global _pool, _pool_size
     with _pool_lock:

@@ -13,6 +13,7 @@ more for the losses, whose focal term compounds a power and a logarithm).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -229,3 +230,33 @@ def test_nan_logits_are_caught_on_every_thread(monkeypatch: pytest.MonkeyPatch) 
         lb.binary_cross_entropy_with_logits(z, np.zeros_like(z))
     with pytest.raises(ValueError, match="logits"):
         lb.softmax_cross_entropy(z, np.zeros(1000, int))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_thread_pool_works_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child forked after the pool started has none of its threads; with the
+    # parent's pool object, the child's first threaded call would wait forever.
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    z = np.random.default_rng(3).standard_normal((600, 500))
+    y = np.zeros(600, int)
+    expected = lb.softmax_cross_entropy(z, y)  # starts the pool in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            code = 0 if lb.softmax_cross_entropy(z, y) == expected else 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.close(read)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung in the thread pool")
