@@ -19,7 +19,9 @@ ratios swing 2x), the processes alternate (every contender once per round,
 the order rotating), and each process reports the minimum of ``--inner``
 calls after a warm-up. The table gives, over ``--rounds`` rounds, the minimum
 and median of those per-process minima, the ratios of the minima to torch and
-to ``exp``, and lossbook's peak extra memory during one call, by tracemalloc
+to ``exp``, the minimum CPU time of a call (``time.process_time``, all threads:
+less disturbed by other processes than the wall clock, but it counts the time
+PyTorch's threads spin waiting), and lossbook's peak extra memory during one call, by tracemalloc
 and by the resident set size during the first call in a fresh process (Linux's
 ``VmHWM`` after resetting it through ``/proc/self/clear_refs``; later calls
 reuse memory glibc kept), over the logits' bytes (the gradient, one logits'
@@ -190,13 +192,15 @@ def worker(spec: str, args: argparse.Namespace) -> None:
         # keeps the memory mapped for the next one, and RSS would no longer rise.
         out["rss"] = rss_peak_bytes(fn) / d["z"].nbytes
     fn()  # warm up: page in, load BLAS, start the threads
-    times = []
+    times, cpu = [], []
     for _ in range(args.inner):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         del result
     out["time"] = min(times)
+    out["cpu"] = min(cpu)
     if contender in ("lossbook", "before"):
         out["traced"] = traced_peak_bytes(fn) / d["z"].nbytes
     print(json.dumps(out))
@@ -236,18 +240,21 @@ def main() -> None:
             print(f"\n{dtype} logits {shape}; load average {os.getloadavg()} at start")
             print(
                 f"{'path':15s} {'contender':9s} {'min ms':>8s} {'med ms':>8s} "
-                f"{'/torch':>7s} {'/exp':>6s} {'traced':>7s} {'RSS':>6s}"
+                f"{'/torch':>7s} {'/exp':>6s} {'cpu ms':>7s} {'traced':>7s} {'RSS':>6s}"
             )
             for path in args.paths.split(","):
                 times: dict[str, list[float]] = {name: [] for name in contenders}
+                cpu: dict[str, list[float]] = {name: [] for name in contenders}
                 memory: dict[str, dict[str, Any]] = {}
                 for r in range(args.rounds):
                     order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
                     for name in order:
                         result = run_worker(f"{name}:{path}:{dtype}:{shape}", args)
                         times[name].append(result["time"])
+                        cpu[name].append(result["cpu"])
                         memory.setdefault(name, result)
                 best = {name: min(ts) for name, ts in times.items()}
+                best_cpu = {name: min(ts) for name, ts in cpu.items()}
                 for name in contenders:
                     if name == "exp" or (name == "torch" and len(contenders) > 2):
                         continue
@@ -258,20 +265,22 @@ def main() -> None:
                     print(
                         f"{path:15s} {name:9s} {best[name] * 1e3:8.1f} "
                         f"{statistics.median(times[name]) * 1e3:8.1f} {ratio_t:>7s} "
-                        f"{best[name] / best['exp']:6.1f} {traced:>7s} {rss:>6s}",
+                        f"{best[name] / best['exp']:6.1f} {best_cpu[name] * 1e3:7.1f} "
+                        f"{traced:>7s} {rss:>6s}",
                         flush=True,
                     )
                 if "torch" in best:
                     print(
                         f"{path:15s} {'torch':9s} {best['torch'] * 1e3:8.1f} "
                         f"{statistics.median(times['torch']) * 1e3:8.1f} {'1.00':>7s} "
-                        f"{best['torch'] / best['exp']:6.1f} {'-':>7s} {'-':>6s}",
+                        f"{best['torch'] / best['exp']:6.1f} {best_cpu['torch'] * 1e3:7.1f} "
+                        f"{'-':>7s} {'-':>6s}",
                         flush=True,
                     )
                 print(
                     f"{'':15s} {'exp':9s} {best['exp'] * 1e3:8.1f} "
-                    f"{statistics.median(times['exp']) * 1e3:8.1f}; "
-                    f"load {os.getloadavg()[0]:.2f}",
+                    f"{statistics.median(times['exp']) * 1e3:8.1f} {'':7s} {'':6s} "
+                    f"{best_cpu['exp'] * 1e3:7.1f}; load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
             print(f"load average at end: {os.getloadavg()}")
