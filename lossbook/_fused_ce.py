@@ -181,7 +181,8 @@ def _fused_rows(
 def _fused_block_rows(z2: FloatArray) -> int:
     """Rows per block of the fused pass (fixed by the shape, never by the thread count)."""
     n, c = z2.shape
-    return max(1, min(n, _BLOCK_BYTES // (c * v.compute_dtype(z2.dtype).itemsize)))
+    rows: int = max(1, min(n, _BLOCK_BYTES // (c * v.compute_dtype(z2.dtype).itemsize)))
+    return rows
 
 
 def _fused_range(
