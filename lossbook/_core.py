@@ -160,9 +160,11 @@ def load_block(rows: NDArray[Any], work: Workspace) -> F64:
     return block
 
 
-def row_slices(n_rows: int, rows: int) -> Iterator[slice]:
-    """Consecutive slices of at most `rows` rows covering ``range(n_rows)``."""
-    for start in range(0, n_rows, rows):
+def row_slices(n_rows: int, rows: int, blocks: range | None = None) -> Iterator[slice]:
+    """Consecutive slices of at most `rows` rows covering ``range(n_rows)``; with
+    `blocks`, only the slices of those block numbers (a range from :func:`run_blocks`)."""
+    first, last = (0, n_rows) if blocks is None else (blocks.start * rows, blocks.stop * rows)
+    for start in range(first, min(last, n_rows), rows):
         yield slice(start, min(start + rows, n_rows))
 
 

@@ -32,7 +32,7 @@ from lossbook._loss_common import (
     reduce_loss,
     weighted,
 )
-from lossbook._typing import F64, FloatResult
+from lossbook._typing import F64, BoolArray, FloatArray, FloatResult, IntpArray
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
 
@@ -328,42 +328,59 @@ def _softmax_focal_loss(
     factor = grad_scale(reduction, count)
     loss = np.empty(n)
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
-    exact = z.dtype != np.float64
     rows_per_block = _core.block_rows(n_classes)
 
-    def blocks(indices: range) -> None:
-        work = _core.Workspace(min(rows_per_block, n), n_classes)  # one per thread
-        for index in indices:
-            part = slice(index * rows_per_block, min((index + 1) * rows_per_block, n))
-            block = _core.load_block(z2[part], work)
-            parts = _core.row_softmax(block, exact, work)
-            yb = y1[part]
-            rows = np.arange(len(yb))
-            log_pt = parts.log_p[rows, yb]
-            q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
-            row_weight = np.power(q, g)
-            if class_alpha is not None:
-                row_weight *= class_alpha[yb]
-            if valid1 is not None:
-                row_weight *= valid1[part]
-            loss[part] = weighted(row_weight, -log_pt)
-            if grad is None:
-                continue
-            # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
-            # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
-            log_over_q = np.divide(log_pt, q, out=np.full(len(yb), -1.0), where=q > 0)
-            p_t = parts.p[rows, yb]
-            # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
-            focus = np.multiply(p_t, log_over_q, out=np.zeros(len(yb)), where=p_t > 0)
-            d = row_weight * (1.0 - g * focus) * factor
-            gb = parts.p
-            gb *= d[:, None]
-            gb[rows, yb] = 0.0 - d * q
-            grad[part] = gb
+    def run(blocks: range) -> None:
+        _softmax_focal_blocks(z2, y1, valid1, class_alpha, g, factor, loss, grad, blocks)
 
-    _core.run_blocks(-(-n // rows_per_block), z2.size, blocks)
+    _core.run_blocks(-(-n // rows_per_block), z2.size, run)
     value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
     return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+
+
+def _softmax_focal_blocks(
+    z2: FloatArray,
+    y1: IntpArray,
+    valid1: BoolArray | None,
+    class_alpha: F64 | None,
+    g: float,
+    factor: float,
+    loss: F64,
+    grad: FloatArray | None,
+    blocks: range,
+) -> None:
+    """Blocks `blocks` of rows of the softmax focal loss, with a workspace of their own
+    (one call per thread): `loss` and `grad` are filled at those rows."""
+    n, n_classes = z2.shape
+    exact = z2.dtype != np.float64
+    rows_per_block = _core.block_rows(n_classes)
+    work = _core.Workspace(min(rows_per_block, n), n_classes)
+    for part in _core.row_slices(n, rows_per_block, blocks):
+        block = _core.load_block(z2[part], work)
+        parts = _core.row_softmax(block, exact, work)
+        yb = y1[part]
+        rows = np.arange(len(yb))
+        log_pt = parts.log_p[rows, yb]
+        q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
+        row_weight = np.power(q, g)
+        if class_alpha is not None:
+            row_weight *= class_alpha[yb]
+        if valid1 is not None:
+            row_weight *= valid1[part]
+        loss[part] = weighted(row_weight, -log_pt)
+        if grad is None:
+            continue
+        # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
+        # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
+        log_over_q = np.divide(log_pt, q, out=np.full(len(yb), -1.0), where=q > 0)
+        p_t = parts.p[rows, yb]
+        # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
+        focus = np.multiply(p_t, log_over_q, out=np.zeros(len(yb)), where=p_t > 0)
+        d = row_weight * (1.0 - g * focus) * factor
+        gb = parts.p
+        gb *= d[:, None]
+        gb[rows, yb] = 0.0 - d * q
+        grad[part] = gb
 
 
 def _check_gamma(gamma: Any) -> float:

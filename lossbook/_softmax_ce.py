@@ -289,8 +289,7 @@ def _dense_pass(
 
     def blocks(indices: range) -> None:
         work = _core.Workspace(min(rows, n), n_classes)  # one per thread
-        for index in indices:
-            part = slice(index * rows, min((index + 1) * rows, n))
+        for part in _core.row_slices(n, rows, indices):
             block = _core.load_block(z2[part], work)
             tb = work.get("target", part.stop - part.start)
             fill_target(part, tb)
