@@ -171,13 +171,13 @@ def elementwise_pass(
     per_item = np.empty(z.shape, z.dtype) if reduction == "none" else None
     grad = np.empty(z.shape, z.dtype) if need_grad else None
     factor = grad_scale(reduction, count)
-    inner = z.size // z.shape[0] if z.ndim and z.shape[0] else 1
+    inner = max(1, z.size // z.shape[0]) if z.ndim and z.shape[0] else 1
     if z.ndim and inner <= _DIRECT_ELEMENTS:
         # Blocks of whole rows of about one chunk, copied into float64 scratch arrays:
         # no iterator, whose buffering measured 3 ns per element (a quarter of the
         # binary loss), and the kernel sees (rows, ...) blocks.
         rows = max(1, _DIRECT_ELEMENTS // inner)
-        n_blocks = -(-z.shape[0] // rows)
+        n_blocks = -(-z.shape[0] // rows) if z.size else 0  # no empty blocks to reduce
         full = [np.broadcast_to(op, z.shape) for op in present]
 
         def direct(blocks: range) -> None:

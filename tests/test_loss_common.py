@@ -114,3 +114,18 @@ def test_elementwise_paths_agree_element_by_element(dtype: type) -> None:
         value_short, grad_short = lb.value_and_grad(loss)(*short_rows, reduction="none", **weights)
         assert np.array_equal(value_long.reshape(-1), value_short.reshape(-1))
         assert np.array_equal(grad_long.reshape(-1), grad_short.reshape(-1))
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0, 5), (3, 0, 2), (0,)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_elementwise_losses_of_empty_arrays_with_any_shape(
+    shape: tuple[int, ...], reduction: str
+) -> None:
+    # Regression: rows of zero elements divided by zero when sizing the blocks.
+    z = np.zeros(shape, np.float32)
+    for loss in (lb.binary_cross_entropy_with_logits, lb.sigmoid_focal_loss):
+        value, grad = lb.value_and_grad(loss)(z, np.zeros(shape), reduction=reduction)
+        assert grad.shape == shape
+        assert np.shape(value) == (shape if reduction == "none" else ())
+        if reduction != "none":
+            assert value == 0.0
