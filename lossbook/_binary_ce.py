@@ -133,21 +133,28 @@ def _binary_cross_entropy_with_logits(
 
 
 def _bce_chunk(
-    z: F64, y: F64, w: F64 | None, pw: F64 | None, *, need_grad: bool
+    z: F64,
+    y: F64,
+    w: F64 | None,
+    pw: F64 | None,
+    *,
+    need_grad: bool,
+    scratch: _core.Scratch | None = None,
 ) -> tuple[F64, F64 | None]:
     """Per-element loss ``-(p_w y log s(z) + (1 - y) log s(-z))`` and its gradient."""
-    parts = _core.sigmoid_parts(z)
-    positive = y if pw is None else pw * y
-    negative = 1.0 - y
-    loss = positive * parts.log_pos
-    loss += negative * parts.log_neg
+    work = _core.Scratch() if scratch is None else scratch
+    parts = _core.sigmoid_parts(z, work)
+    positive = y if pw is None else np.multiply(pw, y, out=work.get("bce_positive", z))
+    negative = np.subtract(1.0, y, out=work.get("bce_negative", z))
+    loss = np.multiply(positive, parts.log_pos, out=work.get("bce_loss", z))
+    loss += np.multiply(negative, parts.log_neg, out=parts.log_neg)
     np.negative(loss, out=loss)
     if w is not None:
         loss = weighted(w, loss)
     if not need_grad:
         return loss, None
-    grad = negative * parts.sig_pos
-    grad -= positive * parts.sig_neg
+    grad = np.multiply(negative, parts.sig_pos, out=parts.sig_pos)
+    grad -= np.multiply(positive, parts.sig_neg, out=parts.sig_neg)
     if w is not None:
         grad *= w
     return loss, grad

@@ -33,7 +33,7 @@ from lossbook._loss_common import (
     weighted,
 )
 from lossbook._softmax_ce import _softmax_cross_entropy, check_index_masks
-from lossbook._typing import F64, FloatResult
+from lossbook._typing import F64, BoolArray, FloatArray, FloatResult, IntpArray
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
 
@@ -135,8 +135,10 @@ def _sigmoid_focal_loss(
     g = _check_gamma(gamma)
     y = binary_target(target, z.shape)
 
-    def chunk(zc: F64, yc: F64, *, need_grad: bool) -> tuple[F64, F64 | None]:
-        return _sigmoid_focal_chunk(zc, yc, a, g, need_grad)
+    def chunk(
+        zc: F64, yc: F64, *, need_grad: bool, scratch: _core.Scratch
+    ) -> tuple[F64, F64 | None]:
+        return _sigmoid_focal_chunk(zc, yc, a, g, need_grad, scratch)
 
     return elementwise_pass(z, [y], chunk, reduction, need_grad)
 
@@ -156,38 +158,53 @@ def _check_alpha(alpha: object) -> float | None:
 
 
 def _sigmoid_focal_chunk(
-    z: F64, y: F64, a: float | None, g: float, need_grad: bool
+    z: F64,
+    y: F64,
+    a: float | None,
+    g: float,
+    need_grad: bool,
+    scratch: _core.Scratch | None = None,
 ) -> tuple[F64, F64 | None]:
     """Per-element sigmoid focal loss and its gradient, for one chunk."""
-    sig_pos, sig_neg, log_pos, log_neg = _core.sigmoid_parts(z)
-    negative = 1.0 - y
-    ce = y * log_pos
-    ce += negative * log_neg
+    work = _core.Scratch() if scratch is None else scratch
+    sig_pos, sig_neg, log_pos, log_neg = _core.sigmoid_parts(z, work)
+    negative = np.subtract(1.0, y, out=work.get("focal_negative", z))
+    ce = np.multiply(y, log_pos, out=log_pos)
+    ce += np.multiply(negative, log_neg, out=log_neg)
     np.negative(ce, out=ce)
-    q = negative * sig_pos  # 1 - p_t
-    q += y * sig_neg
-    weight = np.power(q, g)
+    q = np.multiply(negative, sig_pos, out=work.get("focal_q", z))  # 1 - p_t
+    q += np.multiply(y, sig_neg, out=work.get("focal_tmp", z))
+    weight = np.power(q, g, out=work.get("focal_weight", z))
     if a is not None:
-        weight *= a * y + (1.0 - a) * negative
-    loss = weight * ce
+        balance = np.multiply(y, a, out=work.get("focal_tmp", z))
+        balance += np.multiply(1.0 - a, negative, out=work.get("focal_tmp2", z))
+        weight *= balance
+    loss = np.multiply(weight, ce, out=work.get("focal_loss", z))
     if not need_grad:
         return loss, None
     # d(1-p_t)/dz = p(1-p)(1-2y); with r = p(1-p)/(1-p_t) the derivative of
     # (1-p_t)^g is g (1-p_t)^g (1-2y) r, finite even for g < 1 as p_t -> 1.
-    r = _focal_ratio(sig_pos, sig_neg, q, y)
-    grad = (1.0 - 2.0 * y) * r
+    r = _focal_ratio(sig_pos, sig_neg, q, y, work.get("focal_r", z))
+    grad = np.multiply(y, 2.0, out=work.get("focal_grad", z))
+    np.subtract(1.0, grad, out=grad)
+    grad *= r
     grad *= g
     grad *= ce
-    grad += negative * sig_pos
-    grad -= y * sig_neg
+    grad += np.multiply(negative, sig_pos, out=sig_pos)
+    grad -= np.multiply(y, sig_neg, out=sig_neg)
     grad *= weight
     return loss, grad
 
 
-def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64) -> F64:
+def _focal_ratio(sig_pos: F64, sig_neg: F64, q: F64, y: F64, out: F64 | None = None) -> F64:
     """``p(1-p) / (1-p_t)``, with its hard-target limit where 1-p_t underflows to 0."""
-    limit = np.where(y < 0.5, sig_neg, sig_pos)
-    return np.divide(sig_pos * sig_neg, q, out=limit, where=q > 0)
+    r = np.multiply(sig_pos, sig_neg, out=np.empty_like(q) if out is None else out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(r, q, out=r)
+    if not q.all():  # q >= 0; where it is 0 the ratio's limit is p(1-p)'s larger factor
+        zero = q == 0
+        r[zero] = np.where(y < 0.5, sig_neg, sig_pos)[zero]
+    return r
 
 
 def softmax_focal_loss(
@@ -328,10 +345,34 @@ def _softmax_focal_loss(
     factor = grad_scale(reduction, count)
     loss = np.empty(n)
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
-    exact = z.dtype != np.float64
+    rows_per_block = _core.block_rows(n_classes)
+
+    def run(blocks: range) -> None:
+        _softmax_focal_blocks(z2, y1, valid1, class_alpha, g, factor, loss, grad, blocks)
+
+    _core.run_blocks(-(-n // rows_per_block), z2.size, run)
+    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
+    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+
+
+def _softmax_focal_blocks(
+    z2: FloatArray,
+    y1: IntpArray,
+    valid1: BoolArray | None,
+    class_alpha: F64 | None,
+    g: float,
+    factor: float,
+    loss: F64,
+    grad: FloatArray | None,
+    blocks: range,
+) -> None:
+    """Blocks `blocks` of rows of the softmax focal loss, with a workspace of their own
+    (one call per thread): `loss` and `grad` are filled at those rows."""
+    n, n_classes = z2.shape
+    exact = z2.dtype != np.float64
     rows_per_block = _core.block_rows(n_classes)
     work = _core.Workspace(min(rows_per_block, n), n_classes)
-    for part in _core.row_slices(n, rows_per_block):
+    for part in _core.row_slices(n, rows_per_block, blocks):
         block = _core.load_block(z2[part], work)
         parts = _core.row_softmax(block, exact, work)
         yb = y1[part]
@@ -357,8 +398,6 @@ def _softmax_focal_loss(
         gb *= d[:, None]
         gb[rows, yb] = 0.0 - d * q
         grad[part] = gb
-    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
-    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
 
 
 def _check_gamma(gamma: Any) -> float:

@@ -165,26 +165,57 @@ def _fused_rows(
     scale in place, write the target entry, and the block's losses. Only the
     (N,) losses leave the loop.
     """
+    n = z2.shape[0]
+    rows = _fused_block_rows(z2)
+    loss = np.empty(n)
+    smooth = None if sum_weights is None else _SmoothingSums(np.empty(n), np.empty(n))
+
+    def work(blocks: range) -> None:
+        starts = range(blocks.start * rows, min(blocks.stop * rows, n), rows)
+        _fused_range(z2, y, spec, out, sum_weights, loss, smooth, starts)
+
+    _core.run_blocks(-(-n // rows), z2.size, work)
+    return loss, smooth
+
+
+def _fused_block_rows(z2: FloatArray) -> int:
+    """Rows per block of the fused pass (fixed by the shape, never by the thread count)."""
+    n, c = z2.shape
+    rows: int = max(1, min(n, _BLOCK_BYTES // (c * v.compute_dtype(z2.dtype).itemsize)))
+    return rows
+
+
+def _fused_range(
+    z2: FloatArray,
+    y: IntpArray,
+    spec: _GradSpec | None,
+    out: FloatArray | None,
+    sum_weights: F64 | None,
+    loss: F64,
+    smooth: _SmoothingSums | None,
+    starts: range,
+) -> None:
+    """The blocks of :func:`_fused_rows` that start at the rows `starts`, with scratch
+    buffers of their own (one call per thread)."""
     n, c = z2.shape
     ct = v.compute_dtype(z2.dtype)
-    rows = max(1, min(n, _BLOCK_BYTES // (c * ct.itemsize)))
+    rows = _fused_block_rows(z2)
     buf = _RowBuffers(rows, c, ct)
     ones = np.ones(c, ct)
-    loss = np.empty(n)
     direct = out is not None and out.dtype == ct
     scratch = None if direct else np.empty((rows, c), ct)
     spread_scratch = None
     if spec is not None and spec.spread is not None and spec.class_w is not None:
         spread_scratch = np.empty((rows, c), ct)
-    smooth = None
+    # All weights 1 (label smoothing without class weights): no widened copy is needed.
+    unit = sum_weights is not None and bool(np.all(sum_weights == 1.0))
     wide = None
     weight_total = 0.0
     if sum_weights is not None:
         weight_total = float(np.sum(sum_weights))
-        smooth = _SmoothingSums(np.empty(n), np.empty(n))
-        wide = np.empty((rows, c))
+        wide = None if unit else np.empty((rows, c))
     high = math.log(float(np.finfo(ct).max)) - math.log(c) - 2.0
-    for start in range(0, n, rows):
+    for start in starts:
         part = slice(start, min(start + rows, n))
         b = part.stop - start
         block = out[part] if direct else scratch[:b]  # type: ignore[index]
@@ -208,18 +239,21 @@ def _fused_rows(
             with np.errstate(over="ignore"):
                 np.copyto(out[part], block)
         _row_losses(z2[part], y[part], sums, buf, loss[part])
-        if smooth is not None and wide is not None and sum_weights is not None:
+        if smooth is not None and sum_weights is not None:
             # sum_c w_c (-log p_c) = W (LSE - m) + sum_c w_c (m - z_c), m the row max:
             # two terms >= 0, in float64 (m - z_c is exact for float16/float32 data).
             # sum_c w_c (m - z_c) as W m - sum_c w_c z_c in float64: the products of
             # float16/float32 data are exact there, and the difference loses at most a
             # few float64 ulp of W |m|, far below the caller's precision.
-            zw = wide[:b]
-            np.copyto(zw, z2[part])
             top = np.max(z2[part], axis=1).astype(np.float64)
-            # einsum, not BLAS: OpenBLAS threads a long float64 gemv, and on a busy
-            # machine its threads' spin-waits measured 10-100x slower.
-            np.einsum("ij,j->i", zw, sum_weights, out=smooth.weighted_gap[part])
+            if wide is None:  # unit weights: float64 row sums straight from the block
+                np.einsum("ij->i", z2[part], dtype=np.float64, out=smooth.weighted_gap[part])
+            else:
+                zw = wide[:b]
+                np.copyto(zw, z2[part])
+                # einsum, not BLAS: OpenBLAS threads a long float64 gemv, and on a busy
+                # machine its threads' spin-waits measured 10-100x slower.
+                np.einsum("ij,j->i", zw, sum_weights, out=smooth.weighted_gap[part])
             np.subtract(
                 weight_total * top, smooth.weighted_gap[part], out=smooth.weighted_gap[part]
             )
@@ -230,7 +264,6 @@ def _fused_rows(
             # -log p_y, which keeps full relative accuracy; log(e_y + rest) - m rounds a
             # tiny gap away (all of it for C = 1, or when only class y has weight).
             np.copyto(smooth.lse_gap[part], loss[part], where=buf.ratio[:b] < 1.0)
-    return loss, smooth
 
 
 def _row_sums(block: FloatArray, ones: FloatArray, out: FloatArray) -> None:

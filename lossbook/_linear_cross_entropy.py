@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lossbook import _core
 from lossbook import _validation as v
 
 __all__ = ["LinearCrossEntropyGrad", "linear_cross_entropy"]
@@ -464,14 +465,15 @@ def _linear_cross_entropy(
                 block += x.bias
         y = x.target[start:stop]
         try:
-            losses, g = ce_value_and_grad(
-                block,
-                y,
-                weight=x.class_weight,
-                ignore_index=ignore,
-                label_smoothing=smoothing,
-                reduction="none",
-            )
+            with _core.serial():  # one workspace, not one per thread, beside the block
+                losses, g = ce_value_and_grad(
+                    block,
+                    y,
+                    weight=x.class_weight,
+                    ignore_index=ignore,
+                    label_smoothing=smoothing,
+                    reduction="none",
+                )
         except ValueError as exc:  # the inputs are valid, so only the logits can be at fault
             raise ValueError(
                 f"the logits hidden @ weight.T + bias overflow {ct} in rows "

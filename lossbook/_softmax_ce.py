@@ -336,20 +336,24 @@ def _dense_pass(
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
     factor = grad_scale(reduction, count)
     rows = _core.block_rows(n_classes)
-    work = _core.Workspace(min(rows, n), n_classes)
-    for part in _core.row_slices(n, rows):
-        block = _core.load_block(z2[part], work)
-        tb = work.get("target", part.stop - part.start)
-        fill_target(part, tb)
-        if block.min() == -np.inf and ((tb != 0) & np.isneginf(block)).any():
-            raise ValueError(
-                "target has mass on a class whose logit is -inf (a masked entry), so the "
-                "loss would be infinite"
-            )
-        loss[part], gb = _dense_ce(_core.row_softmax(block, exact, work), tb, need_grad)
-        if grad is not None and gb is not None:
-            gb *= factor
-            grad[part] = np.ldexp(gb, exponent) if exponent else gb
+
+    def blocks(indices: range) -> None:
+        work = _core.Workspace(min(rows, n), n_classes)  # one per thread
+        for part in _core.row_slices(n, rows, indices):
+            block = _core.load_block(z2[part], work)
+            tb = work.get("target", part.stop - part.start)
+            fill_target(part, tb)
+            if block.min() == -np.inf and ((tb != 0) & np.isneginf(block)).any():
+                raise ValueError(
+                    "target has mass on a class whose logit is -inf (a masked entry), so the "
+                    "loss would be infinite"
+                )
+            loss[part], gb = _dense_ce(_core.row_softmax(block, exact, work), tb, need_grad)
+            if grad is not None and gb is not None:
+                gb *= factor
+                grad[part] = np.ldexp(gb, exponent) if exponent else gb
+
+    _core.run_blocks(-(-n // rows), z2.size, blocks)
     if exponent:
         loss = np.ldexp(loss, exponent)
     value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)

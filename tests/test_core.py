@@ -12,6 +12,8 @@ more for the losses, whose focal term compounds a power and a logarithm).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -153,3 +155,108 @@ def test_row_softmax_recovers_the_rounding_of_the_shift() -> None:
 def test_row_slices_cover_every_row_once() -> None:
     slices = list(_core.row_slices(10, _core.block_rows(4, elements=12)))
     assert [(s.start, s.stop) for s in slices] == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
+def _every_path(z: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    """value_and_grad of every loss path that runs through the blocked driver."""
+    n, c = z.shape
+    y = rng.integers(0, c, size=n)
+    hard = (rng.random(z.shape) < 0.1).astype(z.dtype)
+    soft = rng.random(z.shape).astype(z.dtype)
+    probs = soft / soft.sum(axis=1, keepdims=True)
+    vg = lb.value_and_grad
+    calls: dict[str, Callable[[], Any]] = {
+        "index": lambda: vg(lb.softmax_cross_entropy)(z, y),
+        "smoothed": lambda: vg(lb.softmax_cross_entropy)(z, y, label_smoothing=0.1),
+        "probability": lambda: vg(lb.softmax_cross_entropy)(z, probs),
+        "bce": lambda: vg(lb.binary_cross_entropy_with_logits)(z, soft),
+        "bce none": lambda: vg(lb.binary_cross_entropy_with_logits)(z, hard, reduction="none"),
+        "bce pos_weight": lambda: vg(lb.binary_cross_entropy_with_logits)(
+            z, hard, pos_weight=np.linspace(0.5, 4.0, c)
+        ),
+        "sigmoid focal": lambda: vg(lb.sigmoid_focal_loss)(z, soft, reduction="sum"),
+        "softmax focal": lambda: vg(lb.softmax_focal_loss)(z, y),
+    }
+    return {name: call() for name, call in calls.items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_do_not_depend_on_the_thread_count(
+    dtype: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Big enough for several blocks on several threads (PARALLEL_ELEMENTS and more).
+    rng = np.random.default_rng(7)
+    z = (rng.standard_normal((1100, 300)) * 6).astype(dtype)
+    assert z.size >= 1.2 * _core.PARALLEL_ELEMENTS
+    results = {}
+    for threads in ("1", "2", "3", "8"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+        assert _core.thread_count() == int(threads)
+        results[threads] = _every_path(z, np.random.default_rng(11))
+    for threads in ("2", "3", "8"):
+        for name, (value, grad) in results["1"].items():
+            other_value, other_grad = results[threads][name]
+            assert np.array_equal(value, other_value), (name, threads)
+            assert np.array_equal(grad, other_grad), (name, threads)
+
+
+def test_thread_count_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "5")
+    assert _core.thread_count() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "")  # unset or empty: the next variable
+    assert _core.thread_count() == 5
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "0")  # not a positive count: ignored
+    counter = getattr(os, "process_cpu_count", None)
+    expected = counter() if counter else len(os.sched_getaffinity(0))
+    assert _core.thread_count() == expected
+
+
+def test_run_blocks_raises_a_workers_error() -> None:
+    def work(blocks: range) -> None:
+        if 3 in blocks:
+            raise ValueError("block 3")
+
+    with pytest.raises(ValueError, match="block 3"):
+        _core.run_blocks(8, _core.PARALLEL_ELEMENTS, work)
+
+
+def test_nan_logits_are_caught_on_every_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    z = np.zeros((1000, 400), np.float32)
+    z[-1, -1] = np.nan  # in the last block, which the second thread runs
+    with pytest.raises(ValueError, match="logits"):
+        lb.binary_cross_entropy_with_logits(z, np.zeros_like(z))
+    with pytest.raises(ValueError, match="logits"):
+        lb.softmax_cross_entropy(z, np.zeros(1000, int))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_thread_pool_works_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child forked after the pool started has none of its threads; with the
+    # parent's pool object, the child's first threaded call would wait forever.
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    z = np.random.default_rng(3).standard_normal((600, 500))
+    y = np.zeros(600, int)
+    expected = lb.softmax_cross_entropy(z, y)  # starts the pool in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            code = 0 if lb.softmax_cross_entropy(z, y) == expected else 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.close(read)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung in the thread pool")

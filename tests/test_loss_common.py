@@ -93,3 +93,39 @@ def test_inputs_are_not_mutated(dtype: type) -> None:
         fn(z, yb, weight=wb, pos_weight=pw)
     for a, b in zip((z, probs, w, y, yb, pw, wb), copies + bce_copies, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_elementwise_paths_agree_element_by_element(dtype: type) -> None:
+    # Rows of up to 32768 elements go through the direct blocked path, longer rows
+    # through the buffered iterator: the same elements must get the same bits.
+    rng = np.random.default_rng(5)
+    z = (rng.standard_normal(2 * 40000) * 30).astype(dtype)
+    y = rng.random(z.shape)
+    w = rng.random(40000) * 3
+    long_rows = z.reshape(2, 40000), y.reshape(2, 40000)
+    short_rows = z.reshape(400, 200), y.reshape(400, 200)
+    for loss, kwargs in [
+        (lb.binary_cross_entropy_with_logits, {"pos_weight": w}),
+        (lb.sigmoid_focal_loss, {}),
+    ]:
+        value_long, grad_long = lb.value_and_grad(loss)(*long_rows, reduction="none", **kwargs)
+        weights = {"pos_weight": np.tile(w.reshape(200, 200), (2, 1))} if kwargs else {}
+        value_short, grad_short = lb.value_and_grad(loss)(*short_rows, reduction="none", **weights)
+        assert np.array_equal(value_long.reshape(-1), value_short.reshape(-1))
+        assert np.array_equal(grad_long.reshape(-1), grad_short.reshape(-1))
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (0, 5), (3, 0, 2), (0,)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_elementwise_losses_of_empty_arrays_with_any_shape(
+    shape: tuple[int, ...], reduction: str
+) -> None:
+    # Regression: rows of zero elements divided by zero when sizing the blocks.
+    z = np.zeros(shape, np.float32)
+    for loss in (lb.binary_cross_entropy_with_logits, lb.sigmoid_focal_loss):
+        value, grad = lb.value_and_grad(loss)(z, np.zeros(shape), reduction=reduction)
+        assert grad.shape == shape
+        assert np.shape(value) == (shape if reduction == "none" else ())
+        if reduction != "none":
+            assert value == 0.0
