@@ -8,7 +8,8 @@
     python3 tasks.py lint     # ruff check, ruff format --check, mypy --strict, notebook metadata
     python3 tasks.py execute [NOTEBOOK ...]   # re-run notebooks in place (default: all of book/)
                                               # and strip their volatile metadata
-    python3 tasks.py package  # sdist + wheel, twine check, every chapter run from the wheel
+    python3 tasks.py package  # sdist + wheel, twine check, every readable notebook run from
+                              # the wheel in an empty directory on a second CPU's kernels
     python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
     python3 tasks.py notebooks  # build the book, copy its readable notebooks to notebooks/
 
@@ -247,7 +248,9 @@ def notebooks(_: list[str]) -> None:
 
 
 def package(_: list[str]) -> None:
-    """Build the sdist and wheel, check them, then run every chapter from the wheel alone."""
+    """Build the sdist and wheel, check them, then run every readable notebook from the wheel
+    alone, under OpenBLAS's Prescott kernels and NumPy's baseline loops, compared by nbval
+    with its committed outputs (the notebooks' second execution in .ci/run)."""
     run([python(), "-m", "pip", "install", "--quiet", *PACKAGING_TOOLS], env=venv_env())
     shutil.rmtree(ROOT / "dist", ignore_errors=True)
     run([python(), "-m", "build", "--outdir", "dist", "."], env=venv_env())
