@@ -119,11 +119,15 @@ def format_glue(values: Mapping[str, Mapping[str, str]], spec: str) -> str | Non
     value = values.get(name.strip(), {}).get("text/plain")
     if value is None:
         return None
-    if not fmt:
+    try:  # as myst-nb does: the Python value, so a glued string shows without its quotes
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
         return value
+    if not fmt:
+        return str(parsed)
     try:
-        return format(ast.literal_eval(value), fmt)
-    except (ValueError, SyntaxError, TypeError):
+        return format(parsed, fmt)
+    except (ValueError, TypeError):
         return value
 
 
