@@ -111,8 +111,10 @@ def main(argv: list[str]) -> int:
         )
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        pip_install: list[str | Path] = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
         subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", *READER_PACKAGES, *RUNNER_PACKAGES],
+            # --no-compile: Python compiles what the notebooks import, not all of SymPy.
+            [*pip_install, *READER_PACKAGES, *RUNNER_PACKAGES],
             check=True,
             env=dict(base, PIP_CONSTRAINT=str(constraints(tools))),
             cwd=reader,
