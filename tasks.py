@@ -8,8 +8,10 @@
     python3 tasks.py lint     # ruff check, ruff format --check, mypy --strict, notebook metadata
     python3 tasks.py execute [NOTEBOOK ...]   # re-run notebooks in place (default: all of book/)
                                               # and strip their volatile metadata
-    python3 tasks.py package  # sdist + wheel, twine check, every chapter run from the wheel
+    python3 tasks.py package  # sdist + wheel, twine check, every readable notebook run from
+                              # the wheel in an empty directory on a second CPU's kernels
     python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
+    python3 tasks.py notebooks  # build the book, copy its readable notebooks to notebooks/
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
@@ -234,8 +236,21 @@ def sync_notebooks(_: list[str]) -> None:
     run([python(), "-m", "tools.sync_notebooks"], env=venv_env())
 
 
+def notebooks(_: list[str]) -> None:
+    """Build the book, then make notebooks/ hold its readable chapter notebooks: the files
+    the Colab and Binder buttons open (commit them; a test fails when they drift)."""
+    build_book()
+    sys.path.insert(0, str(ROOT))
+    from tools.readable_notebooks import commit_copies
+
+    for name in commit_copies():
+        print(f"notebooks/{name} updated")
+
+
 def package(_: list[str]) -> None:
-    """Build the sdist and wheel, check them, then run every chapter from the wheel alone."""
+    """Build the sdist and wheel, check them, then run every readable notebook from the wheel
+    alone, under OpenBLAS's Prescott kernels and NumPy's baseline loops, compared by nbval
+    with its committed outputs (the notebooks' second execution in .ci/run)."""
     run([python(), "-m", "pip", "install", "--quiet", *PACKAGING_TOOLS], env=venv_env())
     shutil.rmtree(ROOT / "dist", ignore_errors=True)
     run([python(), "-m", "build", "--outdir", "dist", "."], env=venv_env())
@@ -253,6 +268,7 @@ COMMANDS = {
     "execute": execute,
     "package": package,
     "sync-notebooks": sync_notebooks,
+    "notebooks": notebooks,
 }
 
 

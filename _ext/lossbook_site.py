@@ -30,8 +30,8 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml`` (issue 15). No net
    landing page links to the PDF.
 7. **Readable notebooks.** The downloadable ``_sources/book/*.ipynb`` are replaced by
    copies with glued numbers and resolved references (``tools/readable_notebooks.py``),
-   and the Colab/Binder buttons open the same copies on the ``notebooks`` branch
-   (``lossbook_notebooks_branch``), which the release workflow publishes.
+   and the Colab/Binder buttons open the same copies, committed in ``notebooks/`` on the
+   repository branch (``lossbook_notebooks_dir``; ``python3 tasks.py notebooks``).
 """
 
 from __future__ import annotations
@@ -213,19 +213,25 @@ def fix_aria(
 def point_launch_buttons(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """Colab and Binder open the readable copy on the notebooks branch."""
-    branch = app.config.lossbook_notebooks_branch
-    source = app.config.html_theme_options.get("repository_branch") or "main"
-    if not branch or branch == source:
+    """Colab and Binder open the readable copy committed in ``notebooks/`` on the branch.
+
+    The theme points them at the MyST source (``book/NN.ipynb``), whose placeholders
+    Jupyter shows raw; ``notebooks/NN.ipynb`` is the readable copy of this build
+    (``python3 tasks.py notebooks`` writes it, ``tests/test_readable_notebooks.py``
+    checks that it is current and that every launch URL names a tracked file)."""
+    folder = app.config.lossbook_notebooks_dir
+    if not folder or not pagename.startswith("book/"):
         return
+    source = f"{pagename}.ipynb"
+    target = f"{folder}/{posixpath.basename(pagename)}.ipynb"
 
     def rewrite(buttons: list[dict[str, Any]]) -> None:
         for button in buttons:
             url = button.get("url", "")
             if "colab.research.google.com" in url:
-                button["url"] = url.replace(f"/blob/{source}/", f"/blob/{branch}/")
+                button["url"] = url.replace(f"/{source}", f"/{target}")
             elif "/v2/gh/" in url:
-                button["url"] = url.replace(f"/{source}?", f"/{branch}?")
+                button["url"] = url.replace(f"urlpath=tree/{source}", f"urlpath=tree/{target}")
             rewrite(button.get("buttons", []))
 
     rewrite(context.get("header_buttons", []))
@@ -276,7 +282,21 @@ def _resolver(app: Sphinx, docname: str) -> Any:
         found = fignumbers.get(doc, {}).get(kind, {}).get(node_id)
         return ".".join(map(str, found)) if found else None
 
+    def numbered(target: str) -> tuple[str, str] | None:
+        """(kind, "3.1") of a numbered label: figure, exercise, definition, ..."""
+        for kinds in fignumbers.values():
+            for kind, ids in kinds.items():
+                if target in ids:
+                    return kind, ".".join(map(str, ids[target]))
+        return None
+
     def resolve(role: str, target: str) -> str | None:
+        if role == "number":  # tools/readable_notebooks.py: "3.1" for a label
+            found = numbered(target)
+            return found[1] if found else None
+        if role == "numref" and numbered(target):
+            kind, shown = numbered(target)  # type: ignore[misc]
+            return f"{NUMBERED_KINDS.get(kind, kind.capitalize())} {shown}"
         if role == "eq":
             equation = math.equations.get(target)  # type: ignore[attr-defined]
             if equation:
@@ -303,6 +323,9 @@ def _resolver(app: Sphinx, docname: str) -> Any:
         return None
 
     return resolve
+
+
+NUMBERED_KINDS = {"figure": "Figure", "table": "Table", "code-block": "Listing"}
 
 
 def _textual(label: str) -> str:
@@ -479,7 +502,8 @@ def finish(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("lossbook_notebooks_branch", "notebooks", "html")
+    # Where the readable notebooks are committed (tools/readable_notebooks.py).
+    app.add_config_value("lossbook_notebooks_dir", "notebooks", "html")
     app.connect("config-inited", configure)
     app.add_node(chinese, html=(visit_chinese, depart_chinese))
     app.connect("doctree-resolved", mark_chinese)

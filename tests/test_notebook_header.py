@@ -1,8 +1,16 @@
-"""Every chapter notebook starts with the current install cell (tools/sync_notebooks.py)."""
+"""Every chapter notebook starts with the current install cell (tools/sync_notebooks.py).
+
+That the cell really installs lossbook outside the repository is tested by walking through
+the door: ``tasks.py package`` runs every readable notebook from the built wheel in an
+empty directory (``tools/notebooks_anywhere.py``). These tests are the fast checks.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+
+from packaging.requirements import Requirement
 
 from tools import sync_notebooks
 
@@ -14,12 +22,43 @@ def test_every_notebook_has_the_current_install_cell() -> None:
     )
 
 
-def test_install_cell_pins_the_package_version() -> None:
+def test_install_cell_asks_pip_for_a_valid_requirement() -> None:
+    """The string ``%pip`` receives, after IPython expands ``{LOSSBOOK_VERSION}``, is a
+    PEP 508 requirement: lossbook with the notebooks extra at exactly this version
+    (``lossbook==0.2.0[notebooks]`` is not; pip rejects it)."""
     import lossbook
 
+    version = sync_notebooks.package_version()
+    header = sync_notebooks.header_source(version)
+    assert f'LOSSBOOK_VERSION = "{version}"' in header
+    assert version == lossbook.__version__
+    installs = re.findall(r'^\s*%pip install (?:--\S+ )*"([^"]+)"\s*$', header, re.MULTILINE)
+    assert installs == [sync_notebooks.REQUIREMENT], installs
+    expanded = installs[0].replace("{LOSSBOOK_VERSION}", version)
+    assert expanded == sync_notebooks.requirement(version)
+    parsed = Requirement(expanded)
+    assert parsed.name == "lossbook"
+    assert parsed.extras == {"notebooks"}
+    assert str(parsed.specifier) == f"=={version}"
+
+
+def test_install_cell_reads_no_project_variable() -> None:
+    """Only pip's own settings (PIP_INDEX_URL, PIP_FIND_LINKS, ...) may redirect it."""
     header = sync_notebooks.header_source(sync_notebooks.package_version())
-    assert f'LOSSBOOK_VERSION = "{lossbook.__version__}"' in header
-    assert 'os.environ.get("LOSSBOOK_WHEEL")' in header
+    assert "os.environ" not in header
+    assert "LOSSBOOK_" not in header.replace("LOSSBOOK_VERSION", "")
+
+
+def test_the_notebooks_extra_needs_no_myst_nb() -> None:
+    """A reader's notebook shows the glued numbers already; myst-nb is the book's tool."""
+    import tomllib
+
+    pyproject = tomllib.loads((sync_notebooks.ROOT / "pyproject.toml").read_text("utf-8"))
+    extra = pyproject["project"]["optional-dependencies"]["notebooks"]
+    names = {Requirement(item).name for item in extra}
+    assert {"matplotlib", "sympy"} <= names
+    assert "myst-nb" not in names
+    assert "myst_nb" not in sync_notebooks.NOTEBOOK_MODULES
 
 
 def test_the_check_fails_on_a_drifted_header(tmp_path, monkeypatch) -> None:

@@ -25,8 +25,9 @@ and, for issue 15 (every door a reader uses):
 * at phone width (390 px): scroll no wider than the screen, and open the navigation and
   the page contents by clicking their buttons.
 
-The site-wide tests check the whole-book PDF linked from the landing page, the readable
-downloadable notebooks, the launch buttons, the search summaries and the bibliography order.
+The site-wide tests check the whole-book PDF linked from the landing page, the search
+summaries and the bibliography order. The downloadable notebooks and the launch buttons
+are checked by tests/test_readable_notebooks.py.
 
 Build the book first (``python3 tasks.py test`` does). Without Chromium or the
 built site the test is skipped, except under ``CI=true`` where it fails.
@@ -503,39 +504,6 @@ def test_bibliography_is_alphabetical() -> None:
         ).casefold()
 
     assert labels == sorted(labels, key=key), f"not in alphabetical order: {labels}"
-
-
-def test_downloadable_notebooks_are_readable() -> None:
-    """The .ipynb behind the download button shows numbers, not MyST placeholders."""
-    if not PAGES:
-        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
-    import json
-
-    from tools.readable_notebooks import leftover_myst
-
-    for notebook in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
-        copy = SITE / "_sources" / "book" / notebook.name
-        assert copy.is_file(), f"no downloadable {copy.relative_to(SITE)}"
-        converted = json.loads(copy.read_text(encoding="utf-8"))
-        assert leftover_myst(converted) == [], (
-            f"{copy.name}: MyST left: {leftover_myst(converted)[:5]}"
-        )
-        original = json.loads(notebook.read_text(encoding="utf-8"))
-        assert [c["source"] for c in converted["cells"] if c["cell_type"] == "code"] == [
-            c["source"] for c in original["cells"] if c["cell_type"] == "code"
-        ], f"{copy.name}: code cells changed"
-
-
-def test_launch_buttons_open_the_readable_notebooks() -> None:
-    if not PAGES:
-        unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
-    html = (SITE / "book" / "01_information.html").read_text(encoding="utf-8")
-    colab = re.findall(r'href="(https://colab[^"]+)"', html)
-    binder = re.findall(r'href="(https://mybinder[^"]+)"', html)
-    assert colab, "no Colab button"
-    assert binder, "no Binder button"
-    assert all("/blob/notebooks/book/01_information.ipynb" in url for url in colab), colab
-    assert all("/notebooks?" in url for url in binder), binder
 
 
 def test_search_summaries_show_the_match(base_url: str, browser_context: Any) -> None:

@@ -1,21 +1,40 @@
-"""Run every chapter as a reader would outside the repository, from a built wheel.
+"""Run every readable notebook as a reader gets it, from the built wheel, on another CPU.
 
     python -m tools.notebooks_anywhere dist/lossbook-<version>-py3-none-any.whl
 
-For a fresh virtual environment in an empty temporary directory, with only a Jupyter
-kernel and the notebook runner in it (``ipykernel``, ``nbclient``), each chapter is
-copied alone into that directory and executed top to bottom with ``LOSSBOOK_WHEEL``
-pointing at the wheel: the notebook's own first cell (``tools/sync_notebooks.py``) must
-install lossbook and what the chapters import. The first chapter installs; the later
-ones find everything present, as on a reader's second notebook. Nothing from the
-repository is importable there (the working directory is empty, ``PYTHONPATH`` unset).
+The door: a reader downloads a chapter (or Colab/Binder opens it) and runs it top to
+bottom in a Python that has Jupyter, NumPy, Matplotlib and SymPy but not lossbook; the
+notebook's own first cell (``tools/sync_notebooks.py``) installs
+``lossbook[notebooks]==<version>``. This tool walks through it:
 
-Pip takes the same pinned versions as the book (``requirements.txt`` as constraints).
+* A fresh virtual environment in an empty temporary directory gets Jupyter's kernel and
+  runner (``ipykernel``, ``jupyter_client``), NumPy, Matplotlib and SymPy at the book's
+  pinned versions (``requirements.txt`` as constraints) and nbval, which executes the
+  notebooks and compares their outputs. Neither lossbook nor myst-nb is importable there.
+* Each committed readable notebook (``notebooks/NN_*.ipynb``, the files the Colab and
+  Binder buttons open and the download button serves) is copied unchanged, alone, into
+  an empty directory and run there by nbval. The wheel is offered to pip only through
+  pip's own settings: ``PIP_FIND_LINKS`` names a directory holding just the wheel and
+  ``PIP_NO_INDEX`` keeps pip off the package index, so the install cell must get lossbook
+  from the wheel and everything its ``notebooks`` extra needs from what a reader has. No
+  variable of the project's is set. The first chapter installs; the later ones find it
+  installed, as on a reader's second notebook.
+* **A second CPU.** The notebooks run under ``OPENBLAS_CORETYPE=Prescott`` (OpenBLAS's
+  oldest x86-64 kernels, which every x86-64 CPU runs) and ``NPY_DISABLE_CPU_FEATURES``
+  naming every SIMD extension NumPy dispatches to (NumPy's baseline loops, as on an old
+  CPU), while ``tasks.py test`` runs the book's notebooks under nbval on this machine's
+  own kernels. nbval compares every output with the committed one, with the book's
+  sanitizers (``book/sanitize.cfg``), so a printed or glued number that depends on the
+  BLAS kernel or the SIMD path fails here. This run is the notebooks' second execution in
+  ``.ci/run``; there is no third.
+
+Exit status 1 if any chapter fails, with the tail of nbval's report.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,16 +42,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNNER = r"""
-import sys, nbformat
-from nbclient import NotebookClient
-path = sys.argv[1]
-notebook = nbformat.read(path, as_version=4)
-NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=False,
-               resources={"metadata": {"path": "."}}).execute()
-installed = any("pip install" in "".join(c.get("source", "")) and c.get("outputs")
-                for c in notebook.cells[:3])
-print("ok", "(installed)" if installed else "")
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE = ROOT / "book" / "sanitize.cfg"
+# What a reader's Python has (Colab, a fresh Jupyter): Jupyter's kernel and client,
+# NumPy, Matplotlib, SymPy. pytest and nbval are the test's own runner and comparison.
+READER_PACKAGES = ["ipykernel", "jupyter_client", "numpy", "matplotlib", "sympy"]
+RUNNER_PACKAGES = ["pytest", "nbval"]
+# OpenBLAS's generic x86-64 (SSE3) kernels: a different BLAS path than this CPU's own.
+CORETYPE = "Prescott"
+NUMPY_DISPATCH = (
+    "from numpy._core._multiarray_umath import __cpu_dispatch__; print(' '.join(__cpu_dispatch__))"
+)
+SHOW_CPU = """
+from numpy._core._multiarray_umath import __cpu_features__ as f, __cpu_dispatch__ as d
+print("NumPy SIMD extensions in use:", [k for k in d if f.get(k)] or "none beyond its baseline")
 """
 
 
@@ -48,70 +71,120 @@ def constraints(directory: Path) -> Path:
     return path
 
 
+def importable(python: Path, module: str, env: dict[str, str], cwd: Path) -> bool:
+    check = subprocess.run(
+        [python, "-c", f"import {module}"], env=env, cwd=cwd, capture_output=True
+    )
+    return check.returncode == 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].endswith(".whl"):
         print(__doc__)
         return 2
     wheel = Path(argv[0]).resolve()
-    chapters = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    chapters = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not chapters:
+        print(f"no readable notebooks in {NOTEBOOKS}: run `python3 tasks.py notebooks`")
+        return 1
     with tempfile.TemporaryDirectory(prefix="lossbook-anywhere-") as scratch:
         scratch_path = Path(scratch)
         tools = scratch_path / "tools"
-        tools.mkdir()
-        empty = scratch_path / "reader"
-        empty.mkdir()
+        wheels = scratch_path / "wheels"
+        reader = scratch_path / "reader"
+        for directory in (tools, wheels, reader):
+            directory.mkdir()
+        shutil.copy2(wheel, wheels / wheel.name)
+        (tools / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         venv = tools / "venv"
         python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-        env = {
+        base = {
             key: value
             for key, value in os.environ.items()
             if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+            and not key.startswith(("LOSSBOOK_", "OPENBLAS_", "NPY_"))
         }
-        env.update(
-            PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}",
-            PIP_CONSTRAINT=str(constraints(tools)),
-            LOSSBOOK_WHEEL=str(wheel),
+        base.update(
+            PATH=f"{python.parent}{os.pathsep}{base.get('PATH', '')}",
             PIP_DISABLE_PIP_VERSION_CHECK="1",
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
+        started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        pip_install: list[str | Path] = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
         subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "ipykernel", "nbclient", "nbformat"],
+            # --no-compile: Python compiles what the notebooks import, not all of SymPy.
+            [*pip_install, *READER_PACKAGES, *RUNNER_PACKAGES],
             check=True,
-            env=env,
-            cwd=empty,
+            env=dict(base, PIP_CONSTRAINT=str(constraints(tools))),
+            cwd=reader,
         )
-        check = subprocess.run(
-            [python, "-c", "import lossbook"], env=env, cwd=empty, capture_output=True
+        print(f"reader's Python ready ({time.perf_counter() - started:.1f} s)", flush=True)
+        for module in ("lossbook", "myst_nb"):
+            if importable(python, module, base, reader):
+                print(f"{module} is importable before any notebook ran: the test proves nothing")
+                return 1
+        dispatch = subprocess.run(
+            [python, "-c", NUMPY_DISPATCH], env=base, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        env = dict(
+            base,
+            PIP_FIND_LINKS=str(wheels),
+            PIP_NO_INDEX="1",
+            OPENBLAS_CORETYPE=CORETYPE,
+            NPY_DISABLE_CPU_FEATURES=dispatch,
         )
-        if check.returncode == 0:
-            print("lossbook is importable before any notebook ran: the test would prove nothing")
-            return 1
+        print(f"OPENBLAS_CORETYPE={CORETYPE}, NPY_DISABLE_CPU_FEATURES={dispatch!r}", flush=True)
+        subprocess.run([python, "-c", SHOW_CPU], env=env, cwd=reader, check=False)
         failures = []
         for chapter in chapters:
-            copy = empty / chapter.name
+            copy = reader / chapter.name
             copy.write_bytes(chapter.read_bytes())
             started = time.perf_counter()
             result = subprocess.run(
-                [python, "-c", RUNNER, copy.name],
+                [
+                    python,
+                    *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-c", tools / "pytest.ini"),
+                    *("--rootdir", reader, "--nbval", "--nbval-current-env"),
+                    *("--nbval-sanitize-with", SANITIZE, copy.name),
+                ],
                 env=env,
-                cwd=empty,
+                cwd=reader,
                 capture_output=True,
                 text=True,
             )
             took = time.perf_counter() - started
             copy.unlink()
-            status = result.stdout.strip().splitlines()[-1] if result.returncode == 0 else "FAILED"
+            leftovers = sorted(path.name for path in reader.iterdir())
+            status = "ok" if result.returncode == 0 else "FAILED"
             print(f"{chapter.name}: {status} ({took:.1f} s)", flush=True)
             if result.returncode != 0:
                 failures.append(chapter.name)
-                print(result.stderr[-3000:], file=sys.stderr)
-    if failures:
-        print(
-            f"{len(failures)} of {len(chapters)} chapters failed outside the repository: {failures}"
+                print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
+            if leftovers:
+                print(f"  (left in the reader's directory: {leftovers})")
+                for name in leftovers:
+                    path = reader / name
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+        installed = subprocess.run(
+            [python, "-m", "pip", "show", "lossbook"], env=base, capture_output=True, text=True
+        ).stdout
+        version = next(
+            (ln.split()[-1] for ln in installed.splitlines() if ln.startswith("Version")), None
         )
+        expected = wheel.name.split("-")[1]
+        if version != expected:
+            failures.append(f"lossbook {version} installed, not {expected} from the wheel")
+        if importable(python, "myst_nb", base, reader):
+            failures.append("the notebooks extra installed myst-nb")
+    if failures:
+        print(f"{len(failures)} failures outside the repository: {failures}")
         return 1
-    print(f"all {len(chapters)} chapters ran from {wheel.name} in an empty directory")
+    print(
+        f"all {len(chapters)} readable notebooks ran unchanged from {wheel.name} in an empty "
+        f"directory and matched their committed outputs (OPENBLAS_CORETYPE={CORETYPE}, "
+        f"NPY_DISABLE_CPU_FEATURES={dispatch!r})"
+    )
     return 0
 
 

@@ -6,15 +6,17 @@ the first code cell of every ``book/*.ipynb`` to :func:`header_source`; with
 idempotent, touches nothing but that one cell, and keeps the file in nbformat's own
 layout, so re-running it after a merge changes only headers that drifted.
 
-The cell is tagged ``remove-cell`` (the book does not show it). It does three things:
+The cell is tagged ``remove-cell`` (the book does not show it) and ``nbval-ignore-output``
+(what it prints depends on the environment: nothing where all is installed, pip's notes
+where it installs). It does two things:
 
 * **Installs the lossbook release the chapter was written for** when the notebook runs
   somewhere that lacks it (a downloaded notebook in a fresh Jupyter, Colab, Binder):
-  ``lossbook[notebooks]==<version>`` from the package index, where the ``notebooks``
-  extra brings Matplotlib, SymPy and myst-nb (for ``glue``). ``LOSSBOOK_WHEEL`` names a
-  local wheel to install instead (the wheel test of ``tasks.py notebooks-anywhere``).
+  the pip requirement ``lossbook[notebooks]==<version>``, where the ``notebooks`` extra
+  brings Matplotlib and SymPy. Pip finds it on the package index, or wherever pip's own
+  settings point (``PIP_FIND_LINKS``: the wheel test, ``tools/notebooks_anywhere.py``).
   In the repository's own environment everything is present at the right version and
-  the cell installs nothing and prints nothing, so strict nbval is unaffected.
+  the cell installs nothing and prints nothing.
 * **Draws figures at twice their pixel density** (IPython's ``retina`` PNG format:
   twice the pixels, displayed at the same size), so they stay sharp on phones and
   high-density screens.
@@ -30,8 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 TAG = "remove-cell"
+# nbval compares no output of the cell: it depends on what the environment already has.
+IGNORE_OUTPUT = "nbval-ignore-output"
+TAGS = (TAG, IGNORE_OUTPUT)
 # Imported by the chapters but not by lossbook itself.
-NOTEBOOK_MODULES = ("lossbook", "matplotlib", "sympy", "myst_nb")
+NOTEBOOK_MODULES = ("lossbook", "matplotlib", "sympy")
+# The pip requirement the cell installs; {LOSSBOOK_VERSION} is expanded by IPython's %pip.
+REQUIREMENT = "lossbook[notebooks]=={LOSSBOOK_VERSION}"
 
 
 def package_version() -> str:
@@ -52,23 +59,26 @@ def header_source(version: str) -> str:
     modules = ", ".join(f'"{name}"' for name in NOTEBOOK_MODULES)
     return f'''\
 # Outside the repository (a downloaded notebook, Colab, Binder) this installs the lossbook
-# release this chapter was written for, with what the chapters import; LOSSBOOK_WHEEL may
-# name a local wheel to install instead. Where all is present it installs nothing.
+# release this chapter was written for, with what the chapters import. Where all is
+# present it installs nothing.
 import importlib.metadata
 import importlib.util
-import os
 
 LOSSBOOK_VERSION = "{version}"
 NEEDED = ({modules})
 if any(importlib.util.find_spec(name) is None for name in NEEDED) or (
     importlib.metadata.version("lossbook") != LOSSBOOK_VERSION
 ):
-    _lossbook = os.environ.get("LOSSBOOK_WHEEL") or f"lossbook=={{LOSSBOOK_VERSION}}"
-    %pip install --quiet "{{_lossbook}}[notebooks]"
+    %pip install --quiet "{REQUIREMENT}"
     importlib.invalidate_caches()
 
 # Figures at twice the pixel density (same size on the page), sharp on high-density screens.
 %config InlineBackend.figure_formats = ["retina"]'''
+
+
+def requirement(version: str) -> str:
+    """The pip requirement the install cell of lossbook `version` passes to ``%pip``."""
+    return REQUIREMENT.replace("{LOSSBOOK_VERSION}", version)
 
 
 def source_lines(text: str) -> list[str]:
@@ -90,7 +100,7 @@ def first_code_cell(notebook: dict) -> dict:  # type: ignore[type-arg]
 def is_synced(cell: dict, header: str) -> bool:  # type: ignore[type-arg]
     return (
         "".join(cell["source"]) == header
-        and TAG in cell.get("metadata", {}).get("tags", [])
+        and all(tag in cell.get("metadata", {}).get("tags", []) for tag in TAGS)
         and not cell.get("outputs")
     )
 
@@ -123,8 +133,7 @@ def sync(version: str | None = None) -> list[Path]:
         cell["source"] = source_lines(header)
         cell["outputs"] = []
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-        if TAG not in tags:
-            tags.append(TAG)
+        tags.extend(tag for tag in TAGS if tag not in tags)
         path.write_text(dump(notebook), encoding="utf-8")
         changed.append(path)
     return changed
