@@ -68,12 +68,12 @@ def block_rows(n_cols: int, elements: int = BLOCK_ELEMENTS) -> int:
     return max(1, elements // max(n_cols, 1))
 
 
-def load_block(rows: NDArray[Any], work: Workspace) -> F64:
-    """`rows` of logits widened into the workspace buffer 'z'; ``ValueError`` unless finite."""
+def load_block(rows: NDArray[Any], work: Workspace, name: str = "logits") -> F64:
+    """`rows` widened into the workspace buffer 'z'; ``ValueError`` naming `name` unless finite."""
     block = work.get("z", rows.shape[0])
     np.copyto(block, rows)
     if not (np.isfinite(block.max()) and np.isfinite(block.min())):
-        check_finite(block, "logits")
+        check_finite(block, name)
     return block
 
 
