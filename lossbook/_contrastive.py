@@ -82,8 +82,8 @@ def info_nce_loss(
     ``(cross_entropy(S, arange(N)) + cross_entropy(S.T, arange(N))) / 2``.
 
     With :math:`N` candidates, :math:`\log N - \ell` (the mean loss) is a
-    lower bound on the mutual information of the two kinds of examples, and
-    cannot exceed :math:`\log N` [1]_.
+    lower bound on the mutual information of the two kinds of examples [1]_;
+    since the loss is non-negative, the bound never exceeds :math:`\log N`.
 
     References
     ----------
