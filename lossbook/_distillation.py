@@ -273,12 +273,18 @@ def _row_kl(
     scaled = raw  # T r, in place
     scaled -= mean[:, None]
     r = np.divide(scaled, t, out=work.get("r", raw.shape[0]))
-    g = _exp_minus_one_plus(r)  # e^{-r} - 1 + r
+    # One exponential serves g = e^{-r} - 1 + r (where |r| >= 1/2) and e^{-r} below.
+    with np.errstate(over="ignore"):
+        exp_m1 = np.expm1(np.negative(r))
+    g = exp_m1 + r
     with np.errstate(over="ignore"):
         g_scaled = g * t * t  # T^2 g: inf only where the loss itself is
     small = np.abs(r) < _SERIES_BOUND
     if small.any():
-        g_scaled[small] = _series(r[small]) * (scaled[small] * scaled[small])
+        ratio_small = _series(r[small])
+        r_small, s_small = r[small], scaled[small]
+        g[small] = ratio_small * (r_small * r_small)
+        g_scaled[small] = ratio_small * (s_small * s_small)
     live = weights > 0.0
     gone = ~live & (p.log_p > -np.inf)
     with np.errstate(invalid="ignore"):  # inf * 0 where p underflowed: set just below
@@ -300,7 +306,8 @@ def _row_kl(
     loss_centred = total_scaled * ratio
     # Error scales, in units of KL: each term p e^{-r} carries the absolute error of r.
     with np.errstate(over="ignore", invalid="ignore"):
-        spread = np.exp(np.negative(r))
+        spread = exp_m1
+        spread += 1.0  # e^{-r}
         spread *= weights
         spread *= np.abs(raw + mean[:, None]) + np.abs(mean)[:, None]
         centred_error = np.sum(spread, axis=1) / (t * (1.0 + total))
