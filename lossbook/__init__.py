@@ -20,6 +20,8 @@ Imbalance and calibration
     :func:`expected_calibration_error`, :func:`fit_temperature`
 Cross-entropy at scale
     :func:`linear_cross_entropy` (gradients as a :class:`LinearCrossEntropyGrad`)
+Learning without class labels
+    :func:`distillation_loss`, :func:`info_nce_loss`, :func:`sigmoid_pairwise_loss`
 
 Layout (everything but ``gradients`` is private; import from ``lossbook``):
 ``_core`` the numerics core (row softmax with the shift's rounding recovered,
@@ -29,7 +31,8 @@ probabilities; ``_softmax_ce``, ``_fused_ce``, ``_binary_ce`` and ``_focal``
 the losses; ``_loss_common`` their shared plumbing (the ``ValueAndGrad``
 kernel protocol, reductions, elementwise chunking); ``_imbalance`` and
 ``_calibration`` the imbalance and calibration tools; ``_linear_cross_entropy``
-the chunked loss of a linear layer; ``_validation`` input
+the chunked loss of a linear layer; ``_distillation`` and ``_contrastive`` the
+losses without class labels (distillation; InfoNCE, CLIP and SigLIP); ``_validation`` input
 checks; ``_typing`` shared type aliases; ``gradients`` the registry
 ``_KERNELS`` of analytic gradient kernels and ``grad``/``value_and_grad``.
 """
@@ -41,6 +44,8 @@ from lossbook._calibration import (
     fit_temperature,
     reliability_bins,
 )
+from lossbook._contrastive import info_nce_loss, sigmoid_pairwise_loss
+from lossbook._distillation import distillation_loss
 from lossbook._focal import sigmoid_focal_loss, softmax_focal_loss
 from lossbook._imbalance import (
     class_balanced_weights,
@@ -68,10 +73,12 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "class_balanced_weights",
     "cross_entropy",
+    "distillation_loss",
     "entropy",
     "expected_calibration_error",
     "fit_temperature",
     "grad",
+    "info_nce_loss",
     "information",
     "kl_divergence",
     "linear_cross_entropy",
@@ -84,6 +91,7 @@ __all__ = [
     "reliability_bins",
     "sigmoid",
     "sigmoid_focal_loss",
+    "sigmoid_pairwise_loss",
     "softmax",
     "softmax_cross_entropy",
     "softmax_focal_loss",

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lossbook._typing import F64, IntpArray
-from lossbook._validation import check_masked_logits, check_masked_rows
+from lossbook._validation import check_finite, check_masked_logits, check_masked_rows
 
 __all__: list[str] = []
 
@@ -170,17 +170,21 @@ def block_rows(n_cols: int, elements: int = BLOCK_ELEMENTS) -> int:
     return max(1, elements // max(n_cols, 1))
 
 
-def load_block(rows: NDArray[Any], work: Workspace) -> F64:
-    """`rows` of logits widened into the workspace buffer 'z'.
+def load_block(
+    rows: NDArray[Any], work: Workspace, name: str = "logits", *, masks: bool = True
+) -> F64:
+    """`rows` of `name` widened into the workspace buffer 'z'.
 
-    ``-inf`` entries (masks) are kept; NaN, ``+inf`` and a row of nothing but
-    ``-inf`` raise ``ValueError``.
+    With `masks`, ``-inf`` entries are kept and NaN, ``+inf`` and a row of nothing
+    but ``-inf`` raise ``ValueError``; without, every non-finite entry does.
     """
     block = work.get("z", rows.shape[0])
     np.copyto(block, rows)
     if not (np.isfinite(block.max()) and np.isfinite(block.min())):
-        check_masked_logits(block, "logits")
-        check_masked_rows(np.max(block, axis=1), "logits")
+        if not masks:
+            check_finite(block, name)
+        check_masked_logits(block, name)
+        check_masked_rows(np.max(block, axis=1), name)
     return block
 
 

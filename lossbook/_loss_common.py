@@ -24,14 +24,14 @@ class ValueAndGrad(NamedTuple):
     grad: FloatArray | None
 
 
-def check_logits(logits: ArrayLike, classes: bool) -> FloatArray:
+def check_logits(logits: ArrayLike, classes: bool, name: str = "logits") -> FloatArray:
     """`logits` as a float array; with `classes`, it needs a non-empty last axis."""
-    z = v.as_float_array(logits, "logits")
+    z = v.as_float_array(logits, name)
     if classes:
         if z.ndim == 0:
-            raise ValueError("logits must have at least one dimension (classes on the last axis)")
+            raise ValueError(f"{name} must have at least one dimension (classes on the last axis)")
         if z.shape[-1] == 0:
-            raise ValueError("logits is empty along the class axis (the last axis)")
+            raise ValueError(f"{name} is empty along the class axis (the last axis)")
     return z
 
 

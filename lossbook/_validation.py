@@ -329,3 +329,23 @@ def check_nonnegative(x: NDArray[Any], name: str) -> None:
     check_finite(x, name)
     if (x < 0).any():
         raise ValueError(f"{name} has negative entries; it must be non-negative")
+
+
+def check_square(x: NDArray[Any], name: str) -> int:
+    """N for `x` of shape ``(..., N, N)``, N >= 1; else ``ValueError`` naming `name`."""
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(
+            f"{name} must be a square matrix of shape (..., N, N) (row i's positive is "
+            f"column i); got shape {x.shape}"
+        )
+    if x.shape[-1] == 0:
+        raise ValueError(f"{name} is empty: shape {x.shape}")
+    return int(x.shape[-1])
+
+
+def check_positive_scalar(x: object, name: str) -> float:
+    """Return `x` as a finite float after checking that it is > 0."""
+    value = check_real_scalar(x, name)
+    if not value > 0.0:
+        raise ValueError(f"{name} must be positive, got {x!r}")
+    return value

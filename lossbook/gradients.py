@@ -21,6 +21,13 @@ from numpy.typing import ArrayLike
 
 from lossbook import _validation as v
 from lossbook._binary_ce import _binary_cross_entropy_with_logits, binary_cross_entropy_with_logits
+from lossbook._contrastive import (
+    _info_nce_loss,
+    _sigmoid_pairwise_loss,
+    info_nce_loss,
+    sigmoid_pairwise_loss,
+)
+from lossbook._distillation import _distillation_loss, distillation_loss
 from lossbook._focal import (
     _sigmoid_focal_loss,
     _softmax_focal_loss,
@@ -49,6 +56,9 @@ _KERNELS: dict[Callable[..., Any], Callable[..., ValueAndGrad]] = {
     softmax_focal_loss: _softmax_focal_loss,
     logit_adjusted_cross_entropy: _logit_adjusted_cross_entropy,
     poly1_cross_entropy: _poly1_cross_entropy,
+    distillation_loss: _distillation_loss,
+    info_nce_loss: _info_nce_loss,
+    sigmoid_pairwise_loss: _sigmoid_pairwise_loss,
     # Returns (value, LinearCrossEntropyGrad(hidden, weight, bias)): three gradients.
     linear_cross_entropy: _linear_cross_entropy,  # type: ignore[dict-item]
 }
@@ -92,7 +102,9 @@ def grad(loss: Callable[..., Any]) -> Callable[..., FloatArray]:
         One of lossbook's losses: :func:`softmax_cross_entropy`,
         :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`,
         :func:`softmax_focal_loss`, :func:`logit_adjusted_cross_entropy`,
-        :func:`poly1_cross_entropy` or :func:`linear_cross_entropy`.
+        :func:`poly1_cross_entropy`, :func:`distillation_loss` (with respect
+        to the student's logits), :func:`info_nce_loss`,
+        :func:`sigmoid_pairwise_loss` or :func:`linear_cross_entropy`.
 
     Returns
     -------
@@ -152,7 +164,9 @@ def value_and_grad(loss: Callable[..., Any]) -> Callable[..., tuple[Any, FloatAr
         One of lossbook's losses: :func:`softmax_cross_entropy`,
         :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss`,
         :func:`softmax_focal_loss`, :func:`logit_adjusted_cross_entropy`,
-        :func:`poly1_cross_entropy` or :func:`linear_cross_entropy`.
+        :func:`poly1_cross_entropy`, :func:`distillation_loss` (with respect
+        to the student's logits), :func:`info_nce_loss`,
+        :func:`sigmoid_pairwise_loss` or :func:`linear_cross_entropy`.
 
     Returns
     -------

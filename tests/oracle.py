@@ -355,3 +355,51 @@ def torch_cross_entropy(
     loss = torch.nn.functional.cross_entropy(moved, t, **kwargs)
     loss.sum().backward()
     return loss.detach().numpy(), z.grad.numpy()  # type: ignore[union-attr]
+
+
+# --- losses without class labels (test_distillation.py, test_contrastive.py) -------------
+
+
+def log_softmax_mp(values: Sequence[mpmath.mpf]) -> list[mpmath.mpf]:
+    """:func:`log_softmax` of a row that is already mpf (a row divided by a temperature)."""
+    top = max(range(len(values)), key=lambda k: values[k])
+    m = values[top]
+    log_total = mp.log1p(mp.fsum(mp.exp(x - m) for k, x in enumerate(values) if k != top))
+    return [(x - m) - log_total for x in values]
+
+
+def distillation(
+    student: Sequence[Any], teacher: Sequence[Any], temperature: float
+) -> tuple[mpmath.mpf, list[mpmath.mpf], mpmath.mpf, list[float]]:
+    """T^2 KL(softmax(v/T) || softmax(z/T)) of one row, its gradient T (q - p) in z,
+    the scale T^2 sum_c p_c (|log p_c| + |log q_c|) of the sum's terms, and the
+    scales T max(p_c, q_c) of the gradient's differences."""
+    t = mpf(temperature)
+    log_p = log_softmax_mp([mpf(x) / t for x in teacher])
+    log_q = log_softmax_mp([mpf(x) / t for x in student])
+    p = [mp.exp(x) for x in log_p]
+    value = t**2 * mp.fsum(pc * (lp - lq) for pc, lp, lq in zip(p, log_p, log_q, strict=True))
+    grad = [t * (mp.exp(lq) - pc) for pc, lq in zip(p, log_q, strict=True)]
+    terms = zip(p, log_p, log_q, strict=True)
+    scale = t**2 * mp.fsum(pc * (abs(lp) + abs(lq)) for pc, lp, lq in terms)
+    grad_scales = [float(t * max(pc, mp.exp(lq))) for pc, lq in zip(p, log_q, strict=True)]
+    return value, grad, scale, grad_scales
+
+
+def info_nce_rows(s: np.ndarray) -> tuple[list[mpmath.mpf], list[list[mpmath.mpf]]]:
+    """Per-row InfoNCE losses of one (N, N) matrix and their gradient (sum of the rows)."""
+    n = s.shape[0]
+    losses = [nll(list(s[i]), i) for i in range(n)]
+    grad = []
+    for i in range(n):
+        p = softmax(list(s[i]))
+        p[i] = -mp.fsum(p[j] for j in range(n) if j != i)  # p_i - 1 without cancellation
+        grad.append(p)
+    return losses, grad
+
+
+def sigmoid_pair(x: Any, positive: bool) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """-log sigma(+-x) and its derivative in x."""
+    if positive:
+        return -log_sigmoid(x), -sigmoid(-mpf(x))
+    return -log_sigmoid(-mpf(x)), sigmoid(x)

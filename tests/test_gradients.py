@@ -184,9 +184,16 @@ def test_wrappers_keep_the_signature(loss: Callable[..., Any]) -> None:
     assert inspect.signature(lb.value_and_grad(loss)) == inspect.signature(loss)
     assert loss.__name__ in lb.grad(loss).__name__
     # The imbalance losses are tested in tests/test_imbalance.py, linear_cross_entropy's
-    # three gradients in tests/test_linear_cross_entropy.py.
+    # three gradients in tests/test_linear_cross_entropy.py, the losses without class
+    # labels in tests/test_distillation.py and tests/test_contrastive.py.
     imbalance = {lb.logit_adjusted_cross_entropy, lb.poly1_cross_entropy}
-    assert set(gradients._KERNELS) == {*LOSSES, *imbalance, lb.linear_cross_entropy}
+    unlabelled = {lb.distillation_loss, lb.info_nce_loss, lb.sigmoid_pairwise_loss}
+    assert set(gradients._KERNELS) == {
+        *LOSSES,
+        *imbalance,
+        *unlabelled,
+        lb.linear_cross_entropy,
+    }
 
 
 @pytest.mark.parametrize("wrapper", [lb.grad, lb.value_and_grad])
