@@ -4,8 +4,8 @@ Both take the (N, N) matrix of scaled similarities of N matched pairs, the
 positive of row i being column i. InfoNCE is the softmax cross-entropy of
 each row (and, for CLIP, each column) against that diagonal, so it runs the
 cross-entropy kernel of :mod:`lossbook._softmax_ce` unchanged. The sigmoid
-pairwise loss is elementwise, so it is computed from the numerics core's
-log-sigmoids on cache-sized float64 blocks of rows; no row or column sum of
+pairwise loss is elementwise, so it is computed with the formulas of the
+numerics core's log-sigmoids on cache-sized float64 blocks of rows; no row or column sum of
 the whole matrix is needed, which is what lets SigLIP compute it in chunks.
 """
 
@@ -243,23 +243,35 @@ def _sigmoid_pairwise_loss(
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
     factor = grad_scale(reduction, float(n_rows))
     total = 0.0
-    # sigmoid_parts allocates its results: blocks of CHUNK_ELEMENTS keep each one small.
-    rows = _core.block_rows(n, _core.CHUNK_ELEMENTS)
+    rows = _core.block_rows(n)
     work = _core.Workspace(min(rows, n_rows), n)
     for part in _core.row_slices(n_rows, rows):
+        b = part.stop - part.start
         block = _core.load_block(z2[part], work)
-        here = np.arange(part.stop - part.start)
+        here = np.arange(b)
         diagonal = np.arange(part.start, part.stop) % n  # row r of the stack is row r % N
-        parts = _core.sigmoid_parts(block)
-        loss = np.negative(parts.log_neg, out=parts.log_neg)  # label -1: -log sigma(-S)
-        loss[here, diagonal] = -parts.log_pos[here, diagonal]  # label +1: -log sigma(S)
+        s_diag = block[here, diagonal]
+        # The formulas of _core.sigmoid_parts, one quantity per pair instead of four:
+        # with e = exp(-|S|), -log sigma(-S) = max(S, 0) + log1p(e) off the diagonal and
+        # -log sigma(S) = max(-S, 0) + log1p(e) on it (same roundings, so the same bits).
+        small = np.abs(block, out=work.get("small", b))
+        np.negative(small, out=small)
+        np.exp(small, out=small)
+        loss = np.log1p(small, out=work.get("loss", b))
+        loss += np.maximum(block, 0.0, out=work.get("relu", b))
+        e_diag = small[here, diagonal]
+        loss[here, diagonal] = np.maximum(-s_diag, 0.0) + np.log1p(e_diag)
         if per_pair is None:
             total += float(np.sum(loss))
         else:
             per_pair[part] = loss
         if grad is not None:
-            g = parts.sig_pos  # sigma(S) off the diagonal
-            g[here, diagonal] = -parts.sig_neg[here, diagonal]  # sigma(S) - 1 on it
+            # sigma(S) = where(S >= 0, 1, e) / (1 + e) off the diagonal, and
+            # sigma(S) - 1 = -where(S >= 0, e, 1) / (1 + e) on it (no cancellation).
+            one_plus = np.add(small, 1.0, out=work.get("one_plus", b))
+            g = np.where(block >= 0, 1.0, small)
+            g /= one_plus
+            g[here, diagonal] = -np.where(s_diag >= 0, e_diag, 1.0) / one_plus[here, diagonal]
             if factor != 1.0:
                 g *= factor
             grad[part] = g
