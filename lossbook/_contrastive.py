@@ -4,8 +4,8 @@ Both take the (N, N) matrix of scaled similarities of N matched pairs, the
 positive of row i being column i. InfoNCE is the softmax cross-entropy of
 each row (and, for CLIP, each column) against that diagonal, so it runs the
 cross-entropy kernel of :mod:`lossbook._softmax_ce` unchanged. The sigmoid
-pairwise loss is elementwise, so it is computed from the numerics core's
-log-sigmoids on cache-sized float64 blocks of rows; no row or column sum of
+pairwise loss is elementwise, so it is computed with the formulas of the
+numerics core's log-sigmoids on cache-sized float64 blocks of rows; no row or column sum of
 the whole matrix is needed, which is what lets SigLIP compute it in chunks.
 """
 
@@ -16,7 +16,13 @@ from numpy.typing import ArrayLike
 
 from lossbook import _core
 from lossbook import _validation as v
-from lossbook._loss_common import ValueAndGrad, check_logits, grad_scale, overflow_is_inf
+from lossbook._loss_common import (
+    ValueAndGrad,
+    check_logits,
+    grad_scale,
+    overflow_is_inf,
+    reduce_loss,
+)
 from lossbook._softmax_ce import _softmax_cross_entropy
 from lossbook._typing import FloatResult
 
@@ -130,23 +136,46 @@ def _info_nce_loss(
     rows = _softmax_cross_entropy(z, diagonal, reduction=reduction, need_grad=need_grad)
     if not symmetric:
         return rows
-    # A C-ordered copy of the transpose: the kernel's row blocks of a transposed view are
-    # strided, which measured 6x slower than copying first (2048 x 2048, float32).
-    cols = _softmax_cross_entropy(
-        np.ascontiguousarray(np.swapaxes(z, -1, -2)),
-        diagonal,
-        reduction=reduction,
-        need_grad=need_grad,
-    )
+    # The columns in blocks of ~COLUMN_BLOCK_ELEMENTS: each block of columns is copied,
+    # transposed, into one C-ordered buffer and run through the row kernel, so no full-size
+    # transpose is formed (the kernel's row blocks of a transposed view are strided, which
+    # measured 6x slower than a contiguous copy).
+    z3 = z.reshape(-1, n, n)
+    per_col = np.empty((z3.shape[0], n), z.dtype)
+    factor = grad_scale(reduction, float(per_col.size))
+    width = _core.block_rows(n, _COLUMN_BLOCK_ELEMENTS)
+    buffer = np.empty((min(width, n), n), z.dtype)
+    grad = None if rows.grad is None else rows.grad.reshape(z3.shape)
+    for k, matrix in enumerate(z3):
+        for part in _core.row_slices(n, width):
+            block = buffer[: part.stop - part.start]
+            np.copyto(block, matrix[:, part].T)
+            cols = _softmax_cross_entropy(
+                block, np.arange(part.start, part.stop), reduction="none", need_grad=need_grad
+            )
+            per_col[k, part] = cols.value
+            if grad is not None and cols.grad is not None:
+                # Averaged in float64 and rounded once.
+                both = cols.grad.T.astype(np.float64)
+                if factor != 1.0:
+                    both *= factor
+                both += grad[k][:, part]
+                both *= 0.5
+                grad[k][:, part] = both
+    col_losses = per_col.reshape(z.shape[:-1]).astype(np.float64)
     # Averaged in float64 and rounded once.
-    value = 0.5 * (np.asarray(rows.value, np.float64) + np.asarray(cols.value, np.float64))
-    grad = None
-    if rows.grad is not None and cols.grad is not None:
-        both = rows.grad.astype(np.float64)
-        both += np.swapaxes(cols.grad, -1, -2)
-        both *= 0.5
-        grad = v.cast_array(both, z.dtype)
-    return ValueAndGrad(v.cast_result(value, z.dtype), grad)
+    value = 0.5 * (
+        np.asarray(rows.value, np.float64)
+        + np.asarray(reduce_loss(col_losses, reduction, float(per_col.size)), np.float64)
+    )
+    return ValueAndGrad(
+        v.cast_result(value, z.dtype), None if grad is None else grad.reshape(z.shape)
+    )
+
+
+# Elements per block of columns in the symmetric InfoNCE (512 KiB of float64; larger
+# blocks measured slower at 2048 x 2048).
+_COLUMN_BLOCK_ELEMENTS = 1 << 16
 
 
 def sigmoid_pairwise_loss(logits: ArrayLike, *, reduction: str = "mean") -> FloatResult:
@@ -243,23 +272,35 @@ def _sigmoid_pairwise_loss(
     grad = np.empty(z2.shape, z.dtype) if need_grad else None
     factor = grad_scale(reduction, float(n_rows))
     total = 0.0
-    # sigmoid_parts allocates its results: blocks of CHUNK_ELEMENTS keep each one small.
-    rows = _core.block_rows(n, _core.CHUNK_ELEMENTS)
+    rows = _core.block_rows(n)
     work = _core.Workspace(min(rows, n_rows), n)
     for part in _core.row_slices(n_rows, rows):
+        b = part.stop - part.start
         block = _core.load_block(z2[part], work, masks=False)
-        here = np.arange(part.stop - part.start)
+        here = np.arange(b)
         diagonal = np.arange(part.start, part.stop) % n  # row r of the stack is row r % N
-        parts = _core.sigmoid_parts(block)
-        loss = np.negative(parts.log_neg, out=parts.log_neg)  # label -1: -log sigma(-S)
-        loss[here, diagonal] = -parts.log_pos[here, diagonal]  # label +1: -log sigma(S)
+        s_diag = block[here, diagonal]
+        # The formulas of _core.sigmoid_parts, one quantity per pair instead of four:
+        # with e = exp(-|S|), -log sigma(-S) = max(S, 0) + log1p(e) off the diagonal and
+        # -log sigma(S) = max(-S, 0) + log1p(e) on it (same roundings, so the same bits).
+        small = np.abs(block, out=work.get("small", b))
+        np.negative(small, out=small)
+        np.exp(small, out=small)
+        loss = np.log1p(small, out=work.get("loss", b))
+        loss += np.maximum(block, 0.0, out=work.get("relu", b))
+        e_diag = small[here, diagonal]
+        loss[here, diagonal] = np.maximum(-s_diag, 0.0) + np.log1p(e_diag)
         if per_pair is None:
             total += float(np.sum(loss))
         else:
             per_pair[part] = loss
         if grad is not None:
-            g = parts.sig_pos  # sigma(S) off the diagonal
-            g[here, diagonal] = -parts.sig_neg[here, diagonal]  # sigma(S) - 1 on it
+            # sigma(S) = where(S >= 0, 1, e) / (1 + e) off the diagonal, and
+            # sigma(S) - 1 = -where(S >= 0, e, 1) / (1 + e) on it (no cancellation).
+            one_plus = np.add(small, 1.0, out=work.get("one_plus", b))
+            g = np.where(block >= 0, 1.0, small)
+            g /= one_plus
+            g[here, diagonal] = -np.where(s_diag >= 0, e_diag, 1.0) / one_plus[here, diagonal]
             if factor != 1.0:
                 g *= factor
             grad[part] = g

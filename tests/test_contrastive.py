@@ -250,3 +250,17 @@ def test_gradient_wrappers_keep_the_signature(loss) -> None:  # type: ignore[no-
     value, g = lb.value_and_grad(loss)(s)
     assert value == loss(s)
     np.testing.assert_array_equal(g, lb.grad(loss)(s))
+
+
+def test_symmetric_info_nce_forms_no_full_size_transpose() -> None:
+    import tracemalloc
+
+    s = np.random.default_rng(7).standard_normal((1024, 1024))  # 8 MiB
+    tracemalloc.start()
+    try:
+        lb.info_nce_loss(s, symmetric=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The columns go through the row kernel in blocks: a copy of the transpose was 8 MiB.
+    assert peak < s.nbytes / 2

@@ -113,6 +113,13 @@ def test_matches_pytorch_when_installed(dtype: type, temperature: float) -> None
     expected.backward()
     value, grad = vg(z, v, temperature=temperature)
     rtol = 1e-5 if dtype == np.float32 else 1e-11
+    # The form most code writes: the teacher's probabilities as the target.
+    with_probabilities = temperature**2 * functional.kl_div(
+        functional.log_softmax(torch.tensor(z) / temperature, -1),
+        functional.softmax(vt / temperature, -1),
+        reduction="batchmean",
+    )
+    np.testing.assert_allclose(value, with_probabilities.item(), rtol=rtol)
     assert value.dtype == grad.dtype == dtype
     np.testing.assert_allclose(value, expected.item(), rtol=rtol)
     scale = float(np.max(np.abs(zt.grad.numpy())))
