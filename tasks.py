@@ -2,6 +2,7 @@
 """The project's commands, with nothing but Python 3.11 needed up front.
 
     python3 tasks.py book     # build the HTML book into _build/html (from the committed outputs)
+                              # and the Chinese edition into _build/html/zh, and both PDFs
     python3 tasks.py test     # everything: the book build, package tests, doctests, the
                               # notebooks under nbval, the browser test, then `lint` (CI runs this)
     python3 tasks.py unit     # the fast loop: package tests and doctests only (no book, no browser)
@@ -10,6 +11,8 @@
                                               # and strip their volatile metadata
     python3 tasks.py package  # sdist + wheel, twine check, every chapter run from the wheel
     python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
+    python3 tasks.py translations     # extract the English text, merge it into
+                                      # locales/zh_CN/LC_MESSAGES/*.po, count what is left
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
@@ -107,6 +110,9 @@ def build_book() -> None:
         env=venv_env(),
     )
     print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
+    # The Chinese edition (issue 23): the same sources and outputs with language zh_CN and
+    # the translations of locales/, under the same -W -n, into _build/html/zh.
+    run([python(), "-m", "tools.translations", "build"], env=venv_env())
 
 
 def ensure_chromium() -> None:
@@ -226,8 +232,15 @@ def ensure_npm_packages() -> None:
 
 
 def build_pdf() -> None:
-    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf."""
+    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf,
+    and the Chinese edition's to _build/html/zh/lossbook.pdf."""
     run([python(), "-m", "tools.print_pdf"], env=venv_env())
+    run([python(), "-m", "tools.print_pdf", ROOT / "_build" / "html" / "zh"], env=venv_env())
+
+
+def translations(_: list[str]) -> None:
+    """Extract the English messages, merge them into the .po files, print what is left."""
+    run([python(), "-m", "tools.translations", "update"], env=venv_env())
 
 
 def sync_notebooks(_: list[str]) -> None:
@@ -253,6 +266,7 @@ COMMANDS = {
     "execute": execute,
     "package": package,
     "sync-notebooks": sync_notebooks,
+    "translations": translations,
 }
 
 
