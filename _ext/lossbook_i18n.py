@@ -131,7 +131,11 @@ def page_context(
     context["metatags"] = context.get("metatags", "") + "\n" + alternate
 
 
-PDF_LINK_ZH = ("整本书也是一个 PDF 文件：", "下载 lossbook.pdf", "（与网站一同构建，便于离线阅读或打印）。")
+PDF_LINK_ZH = (
+    "整本书也是一个 PDF 文件：",
+    "下载 lossbook.pdf",
+    "（与网站一同构建，便于离线阅读或打印）。",
+)
 FIGURE_NOTE_ZH = (
     "中文版与英文版共用同一套笔记本：代码、输出、图和正文中的数字完全相同，"
     "因此图中的坐标轴标签和图例仍是英文；图题和正文已译成中文。"

@@ -50,7 +50,7 @@ DOCSTRING = "docstring of "
 
 def _build(builder: str, outdir: Path, doctrees: Path, overrides: dict[str, Any]) -> int:
     """What ``jupyter-book build . -W -n --keep-going [--builder ...]`` does, with overrides."""
-    from jupyter_book.sphinx import build_sphinx
+    from jupyter_book.sphinx import build_sphinx  # type: ignore[import-untyped]
 
     result = build_sphinx(
         ROOT,
@@ -184,7 +184,8 @@ def build() -> None:
         sys.exit(f"the Chinese edition's build failed ({status})")
     shutil.rmtree(ZH_SITE, ignore_errors=True)
     shutil.copytree(ZH_BUILD / "html", ZH_SITE)
-    print(f"The Chinese edition is in {ZH_SITE / 'index.html'} ({time.perf_counter() - started:.0f} s)")
+    seconds = time.perf_counter() - started
+    print(f"The Chinese edition is in {ZH_SITE / 'index.html'} ({seconds:.0f} s)")
 
 
 def main(argv: list[str]) -> int:
