@@ -1,0 +1,198 @@
+"""The Chinese edition is complete and in step with the English text (issue 23).
+
+The catalogs are ``locales/zh_CN/LC_MESSAGES/**/*.po`` (``tools/translations.py``). This
+fails when
+
+* a message is untranslated or fuzzy (the Chinese page would show it in English);
+* the catalogs are not those of the current English text: the messages of the English
+  build (``_build/.doctrees``, extracted as ``sphinx-build -b gettext`` does) differ from
+  the catalogs' (run ``python3 tasks.py translations``, then translate what it lists);
+* a translation loses, adds or changes a token that must pass through unchanged: a glue
+  key (``{glue:text}`key:fmt` ``), an equation label (``{eq}``), a cross-reference target
+  (``{ref}``, ``{numref}``, ``{doc}``, ``{prf:ref}``), a citation key (``{cite}``,
+  ``{cite:p}``, ``{cite:t}``), inline math (``$...$``), or a term (``{term}``).
+
+For ``{term}`` the *target* may be the English name or the Chinese name the glossary
+gives for the same entry (``{term}`交叉熵 <cross-entropy>` `` and ``{term}`交叉熵` ``
+are both a translation of ``{term}`cross-entropy` ``): terms are compared as glossary
+entries, not as strings. Everything else is compared as written (a multiset per message).
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGS = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
+GLOSSARY = ROOT / "book" / "glossary.md"
+DOCTREES = ROOT / "_build" / ".doctrees"
+UPDATE = "run `python3 tasks.py translations`, then translate the messages it lists"
+
+ROLE = re.compile(r"\{([a-z]+(?::[a-z]+)?)\}`([^`]*)`")
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)((?:\\.|[^$\\])+?)\$(?!\$)")
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+EXPLICIT_TARGET = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.DOTALL)
+CROSS_REFERENCES = {"ref", "numref", "doc", "eq", "prf:ref"}
+
+
+def catalogs() -> list[Path]:
+    return sorted(CATALOGS.rglob("*.po"))
+
+
+def read(path: Path) -> list[tuple[str, str, bool]]:
+    """(msgid, msgstr, fuzzy) of every current (not obsolete) message."""
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    return [(m.id, m.string if isinstance(m.string, str) else "", m.fuzzy) for m in catalog if m.id]
+
+
+def glossary_entries() -> dict[str, str]:
+    """Every name a glossary entry is listed under (English and Chinese) -> its first name."""
+    names: dict[str, str] = {}
+    inside, group = False, []
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```{glossary}"):
+            inside = True
+            continue
+        if inside and line.startswith("```"):
+            break
+        if not inside or line.startswith(":"):
+            continue
+        if line and not line[0].isspace():
+            group.append(line.strip())
+        elif group:
+            for name in group:
+                names[name.casefold()] = group[0]
+            group = []
+    assert names, f"no glossary entries found in {GLOSSARY}"
+    return names
+
+
+def target(role: str, content: str) -> str:
+    """The target of a role: ``text <target>`` -> target, ``~a.b`` -> a.b, glue key as written."""
+    if role.startswith("glue"):
+        return content.strip()
+    match = EXPLICIT_TARGET.match(content)
+    return (match.group(2) if match else content).strip().lstrip("~!")
+
+
+def tokens(text: str, terms: dict[str, str]) -> Counter[str]:
+    """The tokens of a message that its translation must keep."""
+    found: Counter[str] = Counter()
+    for role, content in ROLE.findall(text):
+        if role.startswith("glue"):
+            found[f"{{{role}}}{target(role, content)}"] += 1
+        elif role.startswith("cite"):
+            for key in target(role, content).split(","):
+                found[f"{{cite}}{key.strip()}"] += 1
+        elif role == "term":
+            name = target(role, content)
+            found[f"{{term}}{terms.get(name.casefold(), '?' + name)}"] += 1
+        elif role in CROSS_REFERENCES:
+            found[f"{{{role}}}{target(role, content)}"] += 1
+    without_code = re.sub(r"`[^`]*`", "", text)
+    for math in DISPLAY_MATH.findall(without_code):
+        found["$$" + " ".join(math.split())] += 1
+    for math in INLINE_MATH.findall(DISPLAY_MATH.sub("", without_code)):
+        found["$" + " ".join(math.split())] += 1
+    return found
+
+
+def test_there_are_catalogs() -> None:
+    names = {path.relative_to(CATALOGS).as_posix() for path in catalogs()}
+    chapters = {f"book/{p.stem}.po" for p in (ROOT / "book").glob("*.ipynb")}
+    pages = {f"book/{p.stem}.po" for p in (ROOT / "book").glob("*.md")}
+    missing = sorted((chapters | pages) - names)
+    assert missing == [], f"no catalog for {missing}: {UPDATE}"
+
+
+@pytest.mark.parametrize("path", catalogs(), ids=lambda p: p.relative_to(CATALOGS).as_posix())
+def test_every_message_is_translated(path: Path) -> None:
+    messages = read(path)
+    untranslated = [msgid[:70] for msgid, msgstr, _ in messages if not msgstr]
+    fuzzy = [msgid[:70] for msgid, msgstr, is_fuzzy in messages if msgstr and is_fuzzy]
+    problem = (
+        f"{len(untranslated)} untranslated and {len(fuzzy)} fuzzy of {len(messages)} messages "
+        f"(untranslated: {untranslated[:3]}, fuzzy: {fuzzy[:3]}): {UPDATE}"
+    )
+    assert untranslated == [], problem
+    assert fuzzy == [], problem
+
+
+@pytest.mark.parametrize("path", catalogs(), ids=lambda p: p.relative_to(CATALOGS).as_posix())
+def test_translations_keep_every_token(path: Path) -> None:
+    terms = glossary_entries()
+    problems = []
+    for msgid, msgstr, _ in read(path):
+        if not msgstr:
+            continue  # reported by test_every_message_is_translated
+        original, translated = tokens(msgid, terms), tokens(msgstr, terms)
+        if original != translated:
+            lost = sorted((original - translated).elements())
+            added = sorted((translated - original).elements())
+            problems.append(f"{msgid[:60]!r}: lost {lost}, added {added}")
+    assert problems == [], f"{len(problems)} translations change tokens:\n" + "\n".join(
+        problems[:20]
+    )
+
+
+def test_term_targets_are_glossary_entries() -> None:
+    """A {term} in a translation names a glossary entry (English or Chinese name)."""
+    terms = glossary_entries()
+    unknown = sorted(
+        {
+            target("term", content)
+            for path in catalogs()
+            for _, msgstr, _ in read(path)
+            for role, content in ROLE.findall(msgstr)
+            if role == "term" and target("term", content).casefold() not in terms
+        }
+    )
+    assert unknown == [], f"{{term}} targets not in the glossary: {unknown}"
+
+
+def english_messages() -> dict[str, set[str]]:
+    """page -> its messages, extracted from the English build's doctrees as the gettext
+    builder does (same nodes, same function)."""
+    from docutils import nodes
+    from sphinx.util.nodes import extract_messages
+
+    found: dict[str, set[str]] = {}
+    for path in sorted((DOCTREES / "book").glob("*.doctree")):
+        with path.open("rb") as handle:
+            doctree = pickle.load(handle)
+        # The gettext builder leaves out images' alt text (not a gettext_additional_target)
+        # and sphinx-exercise's "Exercise"/"Solution to" titles (translated by that package).
+        found[f"book/{path.stem}.po"] = {
+            message
+            for node, message in extract_messages(doctree)
+            if not isinstance(node, nodes.image)
+            and not type(node).__module__.startswith("sphinx_exercise")
+        }
+    return found
+
+
+def test_catalogs_follow_the_english_text() -> None:
+    """The catalogs hold exactly the messages of the English pages as built."""
+    if not (DOCTREES / "book").is_dir():
+        pytest.skip("the English book is not built (python3 tasks.py book)")
+    stale = []
+    for name, english in english_messages().items():
+        path = CATALOGS / name
+        if name == "book/api.po":
+            continue  # docstrings are left out of the catalog (tools/translations.py)
+        translated = {msgid for msgid, _, _ in read(path)} if path.is_file() else set()
+        new, gone = english - translated, translated - english
+        if new or gone:
+            stale.append(
+                f"{name}: {len(new)} new English messages (e.g. {sorted(new)[:1]}), "
+                f"{len(gone)} no longer in the English text"
+            )
+    assert stale == [], f"the catalogs are behind the English text ({UPDATE}):\n" + "\n".join(stale)
