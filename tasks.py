@@ -46,6 +46,8 @@ NO_VENV = "--no-venv"
 PYTEST = ["-m", "pytest", "-p", "no:cacheprovider"]
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "book/sanitize.cfg"]
 BROWSER_TEST = "tests/test_site.py"
+# The Chinese edition's checks: the built site and the catalogs (need the book's packages).
+BOOK_TESTS = ("tests/test_site_zh.py", "tests/test_translations.py")
 NOTEBOOK_CHECK = "tools/notebook_metadata.py"
 use_venv = True
 
@@ -146,7 +148,8 @@ def test(_: list[str]) -> None:
 
 def unit(_: list[str]) -> None:
     """Package tests and doctests: no notebook, no book, no browser."""
-    run([python(), *PYTEST, "tests", "lossbook", f"--ignore={BROWSER_TEST}"], env=venv_env())
+    book_tests = [f"--ignore={path}" for path in (BROWSER_TEST, *BOOK_TESTS)]
+    run([python(), *PYTEST, "tests", "lossbook", *book_tests], env=venv_env())
 
 
 def static_checks() -> list[str]:

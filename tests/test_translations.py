@@ -196,3 +196,43 @@ def test_catalogs_follow_the_english_text() -> None:
                 f"{len(gone)} no longer in the English text"
             )
     assert stale == [], f"the catalogs are behind the English text ({UPDATE}):\n" + "\n".join(stale)
+
+
+# --- the check itself -----------------------------------------------------------------
+
+
+def test_tokens_catch_a_changed_translation() -> None:
+    terms = glossary_entries()
+    english = (
+        "The loss {glue:text}`ce_value:.4f` of {eq}`eq-ce` is {term}`cross-entropy` "
+        "{cite}`lin2017,guo2017`; see {numref}`fig-ce` and $H(P, Q)$."
+    )
+    good = (
+        "{eq}`eq-ce` 的损失为 {glue:text}`ce_value:.4f`，即{term}`交叉熵 <cross-entropy>` "
+        "{cite}`lin2017,guo2017`；见 {numref}`图 %s <fig-ce>` 与 $H(P,  Q)$。"
+    )
+    assert tokens(english, terms) == tokens(good, terms)
+    for broken in (
+        good.replace("ce_value:.4f", "ce_value:.2f"),  # glue format changed
+        good.replace("{eq}`eq-ce`", "(1)"),  # equation reference lost
+        good.replace("lin2017,guo2017", "lin2017"),  # citation lost
+        good.replace("<fig-ce>", "<fig-other>"),  # cross-reference retargeted
+        good.replace("<cross-entropy>", "<entropy>"),  # another glossary entry
+        good.replace("$H(P,  Q)$", "$H(Q, P)$"),  # math changed
+    ):
+        assert tokens(english, terms) != tokens(broken, terms), broken
+
+
+def test_glue_keys_are_qualified_at_build_time() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        from lossbook_i18n import qualify_glue
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    text = "{glue:text}`a_b:.4f` 与 {glue}`c` 和 {glue:text}`other.ipynb::d:.1f`"
+    assert qualify_glue(text, "01_x.ipynb") == (
+        "{glue:text}`01_x.ipynb::a_b:.4f` 与 {glue}`01_x.ipynb::c` 和 "
+        "{glue:text}`other.ipynb::d:.1f`"
+    )
