@@ -12,7 +12,8 @@
 configuration, as ``jupyter-book build`` does) writes one ``.pot`` per page into
 ``_build/gettext``; ``sphinx-intl update`` merges each into its ``.po``: unchanged
 messages keep their translation, a changed paragraph comes back *fuzzy* with the old
-translation as a starting point, a new one comes back empty. Fuzzy and empty messages
+translation as a starting point, a new one comes back empty (a message with no prose in
+it, such as a math block or a table cell of numbers, is copied as it is). Fuzzy and empty messages
 show in English in the Chinese edition, and ``tests/test_translations.py`` fails until
 they are translated.
 
@@ -28,6 +29,7 @@ Two things are left out of the catalogs on purpose:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -135,7 +137,43 @@ def update() -> None:
         cwd=ROOT,
         check=True,
     )
+    print(f"{prefill()} messages without prose (math, references, numbers) copied as they are")
     status()
+
+
+_MARKUP = re.compile(
+    r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|:[a-z:]+:`[^`]*`|``.*?``|`[^`]*`", re.DOTALL
+)
+
+
+def needs_no_translation(msgid: str) -> bool:
+    """A message without prose: a math block, or only math, roles, code and numbers."""
+    if msgid.startswith(("\n", "\\displaystyle")):
+        return True
+    return not re.search(r"[^\W\d_]", _MARKUP.sub("", msgid))
+
+
+def prefill() -> int:
+    """Copy every message without prose (math, references, numbers) to its translation."""
+    from babel.messages.pofile import read_po, write_po
+
+    copied = 0
+    for po in sorted(CATALOGS.rglob("*.po")):
+        with po.open("rb") as handle:
+            catalog = read_po(handle)
+        changed = False
+        for message in catalog:
+            if not message.id or not isinstance(message.id, str):
+                continue
+            if (not message.string or message.fuzzy) and needs_no_translation(message.id):
+                message.string = message.id
+                message.flags.discard("fuzzy")
+                changed = True
+                copied += 1
+        if changed:
+            with po.open("wb") as handle:
+                write_po(handle, catalog, width=0)
+    return copied
 
 
 def counts() -> dict[str, tuple[int, int, int]]:
@@ -189,7 +227,13 @@ def build() -> None:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"update": update, "status": status, "build": build, "extract": extract}
+    commands = {
+        "update": update,
+        "status": status,
+        "build": build,
+        "extract": extract,
+        "prefill": prefill,
+    }
     if len(argv) != 1 or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return 2
