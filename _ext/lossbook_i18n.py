@@ -56,8 +56,18 @@ def edition(language: str | None) -> str:
 
 
 def qualify_glue(text: str, notebook: str) -> str:
-    """``{glue:text}`key` `` -> ``{glue:text}`notebook::key` `` (keys already qualified stay)."""
-    return GLUE_ROLE.sub(lambda m: f"{{{m.group(1)}}}`{notebook}::{m.group(2)}`", text)
+    """``{glue:text}`key` `` -> ``{glue:text}`notebook::key` `` (keys already qualified stay).
+
+    ``{glue:text}`` splits its content at the last colon for the format, so a qualified key
+    without a format would lose its name: it gets ``:s``, the role's default format."""
+
+    def qualified(match: re.Match[str]) -> str:
+        role, content = match.groups()
+        if role == "glue:text" and ":" not in content:
+            content += ":s"
+        return f"{{{role}}}`{notebook}::{content}`"
+
+    return GLUE_ROLE.sub(qualified, text)
 
 
 def rewrite_catalog(source: Path, target: Path, notebook: str) -> None:
