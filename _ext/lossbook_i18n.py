@@ -47,8 +47,10 @@ EDITIONS = {
     "zh_CN": ("zh", "zh-Hans", "中文"),
 }
 
-# {glue}`key`, {glue:text}`key:.4f`, {glue:md}`key`... without a "doc::" part.
-GLUE_ROLE = re.compile(r"\{(glue(?::[a-z]+)?)\}`(?![^`]*::)([^`]+)`")
+# {glue}`key`, {glue:any}`key`, {glue:text}`key:.4f` without a "doc::" part. ({glue:md} has
+# no "doc::" form: a message with one is left identical to the English, which Sphinx then
+# does not re-parse; tests/test_translations.py checks that.)
+GLUE_ROLE = re.compile(r"\{(glue(?::any|:text)?)\}`(?![^`]*::)([^`]+)`")
 
 
 def edition(language: str | None) -> str:
@@ -77,7 +79,8 @@ def rewrite_catalog(source: Path, target: Path, notebook: str) -> None:
     with source.open("rb") as handle:
         catalog = read_po(handle)
     for message in catalog:
-        if message.id and isinstance(message.string, str) and message.string:
+        # A translation identical to the English is not re-parsed by Sphinx: leave it so.
+        if message.id and isinstance(message.string, str) and message.string != message.id:
             message.string = qualify_glue(message.string, notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("wb") as handle:

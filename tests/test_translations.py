@@ -143,6 +143,18 @@ def test_translations_keep_every_token(path: Path) -> None:
     )
 
 
+def test_glued_markdown_is_left_in_english() -> None:
+    """``{glue:md}`` has no ``notebook::key`` form, so it cannot be pasted into translated
+    text: a message holding one keeps its English text (Sphinx then keeps the original)."""
+    changed = [
+        f"{path.name}: {msgid[:60]!r}"
+        for path in catalogs()
+        for msgid, msgstr, _ in read(path)
+        if "{glue:md}" in msgstr and msgstr != msgid
+    ]
+    assert changed == [], f"translations that re-parse a {{glue:md}} role: {changed}"
+
+
 def test_term_targets_are_glossary_entries() -> None:
     """A {term} in a translation names a glossary entry (English or Chinese name)."""
     terms = glossary_entries()

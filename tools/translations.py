@@ -146,11 +146,15 @@ _MARKUP = re.compile(
 )
 
 
+# Numbers as tables print them (2.6e-04, inf) and NumPy dtype names.
+_NUMBERS = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)\b|\b(?:float|int)(?:16|32|64)\b")
+
+
 def needs_no_translation(msgid: str) -> bool:
     """A message without prose: a math block, or only math, roles, code and numbers."""
     if msgid.startswith(("\n", "\\displaystyle")):
         return True
-    return not re.search(r"[^\W\d_]", _MARKUP.sub("", msgid))
+    return not re.search(r"[^\W\d_]", _NUMBERS.sub("", _MARKUP.sub("", msgid)))
 
 
 def prefill() -> int:
