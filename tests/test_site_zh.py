@@ -104,3 +104,18 @@ def test_chinese_landing_page_links_its_pdf() -> None:
     assert any(b"CJK" in font or b"Han" in font or b"WenQuanYi" in font for font in fonts), (
         f"no CJK font embedded in the Chinese PDF (fonts: {sorted(fonts)[:10]})"
     )
+
+
+def test_chinese_pages_show_every_glued_number() -> None:
+    """Translated text pastes the same glued values as the English (none lost or empty)."""
+    built()
+    short = []
+    for notebook in sorted((Path(__file__).parents[1] / "book").glob("[0-9][0-9]_*.ipynb")):
+        page = f"book/{notebook.stem}.html"
+        english = (SITE / page).read_text(encoding="utf-8")
+        chinese = (SITE / ZH / page).read_text(encoding="utf-8")
+        pasted = re.compile(r'<span class="pasted-text">([^<]*)</span>')
+        en, zh = sorted(pasted.findall(english)), sorted(pasted.findall(chinese))
+        if en != zh or "" in zh:
+            short.append(f"{page}: {len(en)} glued values in English, {len(zh)} in Chinese")
+    assert short == [], "\n".join(short)
