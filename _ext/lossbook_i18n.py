@@ -20,7 +20,9 @@ show the same numbers.
    ``<link rel="alternate" hreflang>`` to the other edition in every page's head.
 3. **Language switch.** Every page's header links to the same page in the other edition
    (``_ext/i18n_templates/lossbook-language-switch.html``).
-4. **Chinese chrome.** The landing page's PDF link and a note on the figures (their labels
+4. **Outputs are not messages.** Text that a code cell prints (a Markdown table of results)
+   is marked untranslatable before extraction, so computed numbers never enter a catalog.
+5. **Chinese chrome.** The landing page's PDF link and a note on the figures (their labels
    are the English edition's images) in Chinese.
 """
 
@@ -33,6 +35,7 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -175,7 +178,32 @@ def localize_landing_page(app: Sphinx, doctree: nodes.document, docname: str) ->
         break
 
 
+class KeepOutputsUntranslated(SphinxTransform):
+    """Text printed by a code cell (a Markdown table from ``display(Markdown(...))``, say) is
+    a computed output, shared by both editions: not a message to translate. Figure captions
+    inside outputs (from the cell's ``mystnb.figure`` metadata) stay translatable."""
+
+    default_priority = 10  # before sphinx.transforms.i18n.Locale (20) and the extraction
+
+    def apply(self, **kwargs: Any) -> None:
+        for container in self.document.findall(nodes.container):
+            if "cell_output" not in container.get("classes", []):
+                continue
+            for node in container.findall(nodes.TextElement):
+                if not any(isinstance(a, nodes.caption) for a in _lineage(node, container)):
+                    node["translatable"] = False
+
+
+def _lineage(node: nodes.Node, stop: nodes.Node) -> list[nodes.Node]:
+    found = [node]
+    while node is not stop and node.parent is not None:
+        node = node.parent
+        found.append(node)
+    return found
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_transform(KeepOutputsUntranslated)
     app.connect("config-inited", configure)
     # Before pydata-sphinx-theme drops header templates that render empty (priority 500).
     app.connect("html-page-context", page_context, priority=400)

@@ -133,6 +133,9 @@ def update() -> None:
             "-1",
             "--jobs",
             "1",
+            # A changed paragraph comes back fuzzy with its old translation; a deleted one
+            # is dropped rather than kept as an obsolete "#~" entry.
+            "--no-obsolete",
         ],
         cwd=ROOT,
         check=True,
