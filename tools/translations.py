@@ -213,6 +213,10 @@ def status() -> int:
     return total[1] + total[2]
 
 
+def _static_templates(folder: str, names: list[str]) -> set[str]:
+    return {name for name in names if name.endswith(".html")} if "_static" in folder else set()
+
+
 def build() -> None:
     """The Chinese edition: the same sources with language zh_CN, into _build/html/zh."""
     import os
@@ -228,7 +232,9 @@ def build() -> None:
     if status:
         sys.exit(f"the Chinese edition's build failed ({status})")
     shutil.rmtree(ZH_SITE, ignore_errors=True)
-    shutil.copytree(ZH_BUILD / "html", ZH_SITE)
+    # Not the theme's Jinja macro files that Sphinx copies into _static (no page loads them):
+    # inside the site they would be taken for pages of the Chinese edition.
+    shutil.copytree(ZH_BUILD / "html", ZH_SITE, ignore=_static_templates)
     seconds = time.perf_counter() - started
     print(f"The Chinese edition is in {ZH_SITE / 'index.html'} ({seconds:.0f} s)")
 
