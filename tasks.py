@@ -2,6 +2,7 @@
 """The project's commands, with nothing but Python 3.11 needed up front.
 
     python3 tasks.py book     # build the HTML book into _build/html (from the committed outputs)
+                              # and the Chinese edition into _build/html/zh, and both PDFs
     python3 tasks.py test     # everything: the book build, package tests, doctests, the
                               # notebooks under nbval, the browser test, then `lint` (CI runs this)
     python3 tasks.py unit     # the fast loop: package tests and doctests only (no book, no browser)
@@ -12,6 +13,8 @@
                               # the wheel in an empty directory on a second CPU's kernels
     python3 tasks.py sync-notebooks   # rewrite every notebook's install cell (tools/)
     python3 tasks.py notebooks  # build the book, copy its readable notebooks to notebooks/
+    python3 tasks.py translations     # extract the English text, merge it into
+                                      # locales/zh_CN/LC_MESSAGES/*.po, count what is left
 
 The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
@@ -45,6 +48,8 @@ NO_VENV = "--no-venv"
 PYTEST = ["-m", "pytest", "-p", "no:cacheprovider"]
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "book/sanitize.cfg"]
 BROWSER_TEST = "tests/test_site.py"
+# The Chinese edition's checks: the built site and the catalogs (need the book's packages).
+BOOK_TESTS = ("tests/test_site_zh.py", "tests/test_translations.py")
 NOTEBOOK_CHECK = "tools/notebook_metadata.py"
 use_venv = True
 
@@ -109,6 +114,9 @@ def build_book() -> None:
         env=venv_env(),
     )
     print(f"\nThe book is in {ROOT / '_build' / 'html' / 'index.html'}")
+    # The Chinese edition (issue 23): the same sources and outputs with language zh_CN and
+    # the translations of locales/, under the same -W -n, into _build/html/zh.
+    run([python(), "-m", "tools.translations", "build"], env=venv_env())
 
 
 def ensure_chromium() -> None:
@@ -142,7 +150,8 @@ def test(_: list[str]) -> None:
 
 def unit(_: list[str]) -> None:
     """Package tests and doctests: no notebook, no book, no browser."""
-    run([python(), *PYTEST, "tests", "lossbook", f"--ignore={BROWSER_TEST}"], env=venv_env())
+    book_tests = [f"--ignore={path}" for path in (BROWSER_TEST, *BOOK_TESTS)]
+    run([python(), *PYTEST, "tests", "lossbook", *book_tests], env=venv_env())
 
 
 def static_checks() -> list[str]:
@@ -228,8 +237,15 @@ def ensure_npm_packages() -> None:
 
 
 def build_pdf() -> None:
-    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf."""
+    """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf,
+    and the Chinese edition's to _build/html/zh/lossbook.pdf."""
     run([python(), "-m", "tools.print_pdf"], env=venv_env())
+    run([python(), "-m", "tools.print_pdf", ROOT / "_build" / "html" / "zh"], env=venv_env())
+
+
+def translations(_: list[str]) -> None:
+    """Extract the English messages, merge them into the .po files, print what is left."""
+    run([python(), "-m", "tools.translations", "update"], env=venv_env())
 
 
 def sync_notebooks(_: list[str]) -> None:
@@ -269,6 +285,7 @@ COMMANDS = {
     "package": package,
     "sync-notebooks": sync_notebooks,
     "notebooks": notebooks,
+    "translations": translations,
 }
 
 

@@ -445,7 +445,7 @@ def write_print_page(app: Sphinx) -> None:
     match = _ARTICLE.search(template)
     assert match is not None
     page = template[: match.start(2)] + "\n".join(articles) + template[match.end(2) :]
-    page = page.replace('<html lang="en"', '<html lang="en" class="lossbook-print"', 1)
+    page = re.sub(r'<html lang="([^"]*)"', r'<html lang="\1" class="lossbook-print"', page, count=1)
     # The print-only contents of the template list one page's sections: list the book's.
     entries = []
     for doc in pages:

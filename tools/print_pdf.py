@@ -41,9 +41,10 @@ def chromium() -> str | None:
     return None
 
 
-def main() -> int:
-    if not (SITE / PRINT_PAGE).is_file():
-        print(f"{SITE / PRINT_PAGE} is missing: build the book first", file=sys.stderr)
+def main(site: Path = SITE) -> int:
+    """Print `site`/book/print.html to `site`/lossbook.pdf (the Chinese edition: _build/html/zh)."""
+    if not (site / PRINT_PAGE).is_file():
+        print(f"{site / PRINT_PAGE} is missing: build the book first", file=sys.stderr)
         return 1
     browser = chromium()
     if browser is None:
@@ -53,7 +54,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(SITE))
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site))
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -82,7 +83,7 @@ def main() -> int:
               await document.fonts.ready;
             }""")
             page.pdf(
-                path=str(SITE / PDF),
+                path=str(site / PDF),
                 format="A4",
                 print_background=True,
                 margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
@@ -95,9 +96,9 @@ def main() -> int:
     finally:
         server.shutdown()
         server.server_close()
-    print(f"wrote {SITE / PDF} ({(SITE / PDF).stat().st_size / 1e6:.1f} MB)")
+    print(f"wrote {site / PDF} ({(site / PDF).stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*(Path(arg) for arg in sys.argv[1:2])))
