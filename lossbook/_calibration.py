@@ -77,21 +77,25 @@ def reliability_bins(
     ----------
     confidence : array_like
         Predicted probabilities in [0, 1], any shape (flattened). For the
-        top-label diagram of a multi-class model pass the largest softmax
-        probability; for a binary model, the probability of the positive
-        class.
+        top-label diagram of Guo et al. [1]_ pass the largest predicted
+        probability (for a binary model ``max(p, 1 - p)``); for the diagram
+        of the positive class of a binary model (scikit-learn's
+        ``calibration_curve``), the probability ``p`` of the positive class.
     outcome : array_like
         Whether the predicted event happened, 0/1 or bool, shaped like
-        `confidence`: ``argmax == label`` for top-label confidence, the
-        label itself for a binary model.
+        `confidence`: ``argmax == label`` (or ``(p > 1/2) == label``) for
+        top-label confidence, the label itself for the positive class.
     n_bins : int, optional
         Number of bins; default 15, as in [1]_.
     strategy : {'uniform', 'quantile'}, optional
         'uniform' (default): equal-width bins :math:`((b-1)/B, b/B]` (the
-        first includes 0). 'quantile': equal-mass bins, the sorted
-        predictions split into `n_bins` groups whose sizes differ by at most
-        one; an edge is the smallest confidence of the bin it opens. The
-        names follow scikit-learn's ``calibration_curve``.
+        first includes 0). 'quantile': equal-mass bins whose inner edges are
+        the percentiles :math:`100\,b/B` of `confidence` (``np.percentile``,
+        linear interpolation). Either way a prediction lies in bin
+        :math:`b` when ``edges[b] < confidence <= edges[b + 1]`` (the first
+        bin also takes ``edges[0]``), compared with the returned edges
+        themselves, so equal confidences always share a bin. Names, edges and
+        this rule are those of scikit-learn's ``calibration_curve``.
 
     Returns
     -------
@@ -99,8 +103,9 @@ def reliability_bins(
         ``(edges, confidence, frequency, counts)``: the boundaries, and per
         bin the mean confidence, the fraction of positive outcomes and the
         number of predictions (means are NaN in empty bins, whose count is
-        0; only equal-width bins can be empty when there are at least
-        `n_bins` predictions).
+        0). Equal-mass bins hold equal counts only up to ties: predictions
+        sharing one confidence share one bin, which can leave others empty.
+        The outer edges are 0 and 1 for both strategies.
 
     Raises
     ------
@@ -132,15 +137,14 @@ def reliability_bins(
     n_bins, strategy = _check_bins(n_bins, strategy)
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
-        index = np.clip(np.ceil(c * n_bins).astype(np.intp) - 1, 0, n_bins - 1)
     else:
-        order = np.argsort(c, kind="stable")
-        index = np.empty(c.size, np.intp)
-        # Group b holds the sorted positions [ceil(b N / B), ceil((b + 1) N / B)).
-        index[order] = (np.arange(c.size) * n_bins) // c.size
-        starts = (np.arange(1, n_bins) * c.size + n_bins - 1) // n_bins
-        inner = c[order][np.minimum(starts, c.size - 1)]
-        edges = np.concatenate([[0.0], inner, [1.0]])
+        # scikit-learn's calibration_curve: inner edges at the data's percentiles
+        # (linear interpolation), so equal confidences always share a bin.
+        edges = np.percentile(c, np.linspace(0.0, 100.0, n_bins + 1))
+        edges[0], edges[-1] = 0.0, 1.0
+    # Bin b is (edges[b], edges[b + 1]] (the first also takes 0), decided by comparing
+    # with the returned edges themselves, as scikit-learn's searchsorted does.
+    index = np.searchsorted(edges[1:-1], c, side="left")
     count = np.bincount(index, minlength=n_bins).astype(np.intp)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_conf = np.bincount(index, weights=c, minlength=n_bins) / count
@@ -179,9 +183,18 @@ def expected_calibration_error(
 
     Notes
     -----
-    The ECE depends on the binning; equal-mass bins ('quantile') put the
-    same number of predictions in each bin and so avoid near-empty bins
-    when most confidences are close to 0 or 1.
+    *Which ECE.* The number depends on what is passed. Guo et al.'s ECE [1]_
+    is *top-label*: the confidence is the largest predicted probability and
+    the outcome whether that prediction was right; for a binary model with
+    positive-class probability ``p`` that is ``confidence = max(p, 1 - p)``,
+    ``outcome = ((p > 0.5) == label)``. Passing ``p`` and the label instead
+    measures the calibration of the *positive class* (the binning of
+    scikit-learn's ``calibration_curve``), a different number: in the last
+    example below, 0.1 against 0.25 on the same predictions.
+
+    The ECE also depends on the binning; equal-mass bins ('quantile') put
+    about the same number of predictions in each bin (ties stay together)
+    and so avoid near-empty bins when most confidences are close to 0 or 1.
 
     References
     ----------
@@ -190,10 +203,21 @@ def expected_calibration_error(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from lossbook import expected_calibration_error
     >>> ece = expected_calibration_error([0.1, 0.2, 0.8, 0.9], [0, 1, 1, 1], n_bins=2)
     >>> round(ece, 12)  # (2 |0.5 - 0.15| + 2 |1 - 0.85|) / 4
     0.25
+
+    Positive-class ECE against Guo et al.'s top-label ECE for a binary model:
+
+    >>> p, label = np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 1, 1, 1])
+    >>> round(expected_calibration_error(p, label, n_bins=2), 12)  # positive class
+    0.25
+    >>> top = np.maximum(p, 1 - p)
+    >>> right = (p > 0.5) == label
+    >>> round(expected_calibration_error(top, right, n_bins=2), 12)  # top-label
+    0.1
     """
     bins = reliability_bins(confidence, outcome, n_bins=n_bins, strategy=strategy)
     filled = bins.counts > 0
@@ -286,7 +310,9 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
     if z.ndim == 0 or z.shape[-1] == 0:
         raise ValueError("logits must have at least one dimension and a non-empty last axis")
     v.check_finite(z, "logits")
-    t = np.asarray(target)
+    t = v.as_real_array(target, "target")
+    if z.ndim == 1 and t.dtype.kind == "b":
+        t = t.astype(np.intp)  # binary labels may be bool; class indices may not
     if not np.issubdtype(t.dtype, np.integer):
         t = v.as_float_array(t, "target")
     if z.ndim == 1:
@@ -313,14 +339,21 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
             "logits rank the true class first (or tied first) for every example; the "
             "likelihood increases as T -> 0, so no finite temperature fits"
         )
-    lo, hi = 0.0, 1.0
+    # Solve in units of the data's scale s = max|d| (so f'' cannot overflow), and bracket
+    # the root of f' from a = 1 there, in both directions. Starting from a = 1 in the
+    # data's own units needed ~83 bisections for logits of 1e25 and ran out of steps.
+    scale = float(np.max(np.abs(d)))
+    d = d / scale
+    lo, hi = 1.0, 1.0
     while _nll_derivatives(hi, d)[0] < 0:
         lo, hi = hi, 2.0 * hi
+    while lo > 0 and _nll_derivatives(lo, d)[0] > 0:
+        lo, hi = 0.5 * lo, lo
     a = 0.5 * (lo + hi)
     for _ in range(max_iter):
         slope, curvature = _nll_derivatives(a, d)
         if slope == 0.0:
-            return 1.0 / a
+            return scale / a
         if slope < 0:
             lo = a
         else:
@@ -328,6 +361,6 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, max_iter: int = 100
         step = a - slope / curvature if curvature > 0 else np.inf
         new = step if lo < step < hi else 0.5 * (lo + hi)
         if abs(new - a) <= 1e-13 * a:
-            return 1.0 / new
+            return scale / new
         a = new
     raise ValueError(f"temperature fit did not converge in {max_iter} iterations")

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lossbook._typing import F64, IntpArray
-from lossbook._validation import check_finite
+from lossbook._validation import check_masked_logits, check_masked_rows
 
 __all__: list[str] = []
 
@@ -69,11 +69,16 @@ def block_rows(n_cols: int, elements: int = BLOCK_ELEMENTS) -> int:
 
 
 def load_block(rows: NDArray[Any], work: Workspace) -> F64:
-    """`rows` of logits widened into the workspace buffer 'z'; ``ValueError`` unless finite."""
+    """`rows` of logits widened into the workspace buffer 'z'.
+
+    ``-inf`` entries (masks) are kept; NaN, ``+inf`` and a row of nothing but
+    ``-inf`` raise ``ValueError``.
+    """
     block = work.get("z", rows.shape[0])
     np.copyto(block, rows)
     if not (np.isfinite(block.max()) and np.isfinite(block.min())):
-        check_finite(block, "logits")
+        check_masked_logits(block, "logits")
+        check_masked_rows(np.max(block, axis=1), "logits")
     return block
 
 

@@ -32,6 +32,7 @@ from lossbook._loss_common import (
     reduce_loss,
     weighted,
 )
+from lossbook._softmax_ce import _softmax_cross_entropy, check_index_masks
 from lossbook._typing import F64, FloatResult
 
 __all__ = ["sigmoid_focal_loss", "softmax_focal_loss"]
@@ -95,7 +96,7 @@ def sigmoid_focal_loss(
     :math:`1 - p_t = \sigma(z)(1 - y) + \sigma(-z)\,y` is a sum of two
     non-negative, accurately computed terms, so for a confident correct
     prediction it is tiny but exact rather than a rounded-away ``1 - p``.
-    'mean' of an empty array is 0.0.
+    'mean' of an empty array is 0.0 (torchvision's ``loss.mean()`` gives NaN).
 
     References
     ----------
@@ -208,25 +209,29 @@ def softmax_focal_loss(
     Parameters
     ----------
     logits : array_like
-        Logits with classes on the last axis, shape ``(..., C)``. Finite.
+        Logits with classes on the last axis, shape ``(..., C)``. ``-inf``
+        masks a class (probability 0, gradient exactly 0), as in
+        :func:`softmax_cross_entropy`; every other entry must be finite.
     target : array_like
         Class indices with shape ``logits.shape[:-1]``: an integer array, or
         a float array holding whole numbers.
     alpha : float or array_like or None, optional
-        Class balancing: None (default) for none, a scalar in [0, 1] applied
+        Class balancing: None (default) or -1 (torchvision's convention, as
+        in :func:`sigmoid_focal_loss`) for none, a scalar in [0, 1] applied
         to every class, or one value in [0, 1] per class (shape ``(C,)``),
         :math:`\alpha_t = \alpha_y`.
     gamma : float, optional
         Focusing parameter :math:`\gamma \ge 0`; default 2. With
-        :math:`\gamma = 0` and no `alpha` this is softmax cross-entropy.
+        :math:`\gamma = 0` and no `alpha` this is softmax cross-entropy,
+        equal to :func:`softmax_cross_entropy` bit for bit (it runs its kernel).
     ignore_index : int, optional
         Targets equal to it contribute 0 to the loss and its gradient and
         are not counted by 'mean'.
     reduction : {'mean', 'sum', 'none'}, optional
         'mean' (default) divides the sum by the number of non-ignored
         examples (not by the sum of the :math:`\alpha_t`); 0.0 if there are
-        none. 'none' has shape ``logits.shape[:-1]``, with 0 at ignored
-        entries.
+        none (where a PyTorch mean would give NaN). 'none' has shape
+        ``logits.shape[:-1]``, with 0 at ignored entries.
 
     Returns
     -------
@@ -236,7 +241,8 @@ def softmax_focal_loss(
     Raises
     ------
     ValueError
-        If `logits` has NaN or an infinity or no class axis; if a target is
+        If `logits` has NaN or ``+inf`` or no class axis, is ``-inf`` at a
+        counted target or throughout a row (the loss would be infinite); if a target is
         out of range (other than `ignore_index`) or not a whole number, or
         the target shape is not ``logits.shape[:-1]``; if `alpha` is outside
         [0, 1] or has a length other than C; if `gamma` is negative or not
@@ -303,6 +309,17 @@ def _softmax_focal_loss(
     y, valid = v.check_class_indices(
         _index_target(target, z.shape), z.shape[:-1], n_classes, ignore
     )
+    check_index_masks(z, y, valid)
+    if g == 0.0 and class_alpha is None:
+        # (1 - p_t)^0 = 1: exactly softmax cross-entropy, so take its kernel and be
+        # equal to it bit for bit (as sigmoid_focal_loss is to the binary loss).
+        return _softmax_cross_entropy(
+            z,
+            y if valid is None else np.where(valid, y, -1),
+            ignore_index=None if valid is None else -1,
+            reduction=reduction,
+            need_grad=need_grad,
+        )
     z2 = z.reshape(-1, n_classes)
     y1 = y.reshape(-1)
     valid1 = None if valid is None else valid.reshape(-1)
@@ -356,6 +373,8 @@ def _class_alpha(alpha: Any, n_classes: int) -> F64 | None:
     if alpha is None:
         return None
     if np.ndim(alpha) == 0:
+        if v.check_real_scalar(alpha, "alpha") == -1.0:
+            return None  # torchvision's "no balancing", as in sigmoid_focal_loss
         return np.full(n_classes, v.check_unit_interval(np.asarray(alpha).item(), "alpha"))
     a = v.as_float_array(alpha, "alpha")
     if a.shape != (n_classes,):
@@ -368,8 +387,7 @@ def _class_alpha(alpha: Any, n_classes: int) -> F64 | None:
 
 def _index_target(target: ArrayLike, shape: tuple[int, ...]) -> NDArray[Any]:
     t = v.as_real_array(target, "target")
-    if t.dtype.kind == "b":
-        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    v.check_index_dtype(t)
     if t.dtype.kind == "f" and t.shape == shape:
         raise ValueError(
             f"target has the shape of logits {shape}: class probabilities, which "

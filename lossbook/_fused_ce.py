@@ -188,7 +188,7 @@ def _fused_rows(
         part = slice(start, min(start + rows, n))
         b = part.stop - start
         block = out[part] if direct else scratch[:b]  # type: ignore[index]
-        s = _exp_block(z2[part], block, high)  # raises for NaN or inf logits
+        s = _exp_block(z2[part], block, high)  # raises for NaN, +inf, all--inf rows
         local = np.add(buf.base[:b], y[part], out=buf.local[:b])
         flat = block.reshape(-1)
         sums = _RowSums(buf.e_y[:b], buf.rest[:b], buf.shift[:b])
@@ -297,7 +297,9 @@ def _exp_block(zb: FloatArray, block: FloatArray, high: float) -> float:
     """``block <- exp(zb - s)``; return the shift s (0 when exp(zb) is safe)."""
     top = float(zb.max())
     if not (math.isfinite(top) and math.isfinite(float(zb.min()))):
-        v.check_finite(zb, "logits")
+        # -inf entries are masks: exp gives exactly 0 there, and so does the gradient.
+        v.check_masked_logits(zb, "logits")
+        v.check_masked_rows(np.max(zb, axis=1), "logits")
     source = zb
     if zb.dtype != block.dtype:
         np.copyto(block, zb)

@@ -24,7 +24,17 @@ from lossbook import _validation as v
 
 # The kernels' return type; imported from its defining module because
 # lossbook.gradients requires exactly this type for registered kernels.
-from lossbook._loss_common import ValueAndGrad
+from lossbook._loss_common import (
+    ValueAndGrad,
+    check_logits,
+    class_weight,
+    grad_scale,
+    reduce_loss,
+    row_weight,
+    unit_scaled,
+    weighted,
+)
+from lossbook._softmax_ce import check_index_masks
 
 __all__ = ["class_balanced_weights", "logit_adjusted_cross_entropy", "poly1_cross_entropy"]
 
@@ -55,8 +65,8 @@ def class_balanced_weights(
         :math:`1 / (1 - \beta)` examples.
     normalize : bool, optional
         If True (default), scale the weights so that they sum to the number
-        of classes, as in the paper, so that the overall scale of the loss
-        does not change with `beta`.
+        of classes, as in the paper. This fixes the weights' sum, not the
+        scale of the loss: see Notes.
 
     Returns
     -------
@@ -82,8 +92,17 @@ def class_balanced_weights(
     :math:`1 - \beta^{n}` is computed as ``-expm1(n * log(beta))``, so the
     weights stay accurate for :math:`\beta` close to 1, where
     :math:`\beta^{n}` is close to 1 for small classes. Normalised weights are
-    formed relative to the smallest :math:`1 - \beta^{n}`, so they stay finite
-    even where :math:`1 / E_n` itself would overflow.
+    formed relative to the smallest :math:`1 - \beta^{n}` (in logarithms), so
+    they stay finite even where :math:`1 / E_n` itself would overflow, and for
+    counts so small that :math:`n \log\beta` underflows.
+
+    *The scale of the loss.* Normalisation makes the weights sum to
+    :math:`C` for every :math:`\beta`, but a loss averaged over examples,
+    :math:`\frac1N \sum_i w_{y_i} \ell_i`, is scaled by the mean weight per
+    example, :math:`\sum_c n_c w_c / N`, which does change with
+    :math:`\beta` when the classes differ in size (see the last example).
+    :func:`softmax_cross_entropy` with ``weight=`` and 'mean' divides by
+    :math:`\sum_i w_{y_i}` instead, which removes that scale.
 
     References
     ----------
@@ -101,6 +120,12 @@ def class_balanced_weights(
     array([0.2301, 0.363 , 2.4068])
     >>> float(w.sum())
     3.0
+
+    The mean weight per example, for two classes of 3960 and 40 examples:
+
+    >>> n = np.array([3960, 40])
+    >>> [round(float(n @ class_balanced_weights(n, b) / n.sum()), 3) for b in (0.0, 0.9999)]
+    [1.0, 0.044]
     """
     n = v.as_float_array(counts, "counts")
     b = v.check_real_scalar(beta, "beta")
@@ -116,15 +141,27 @@ def class_balanced_weights(
     n64 = n.astype(np.float64)
     if b == 0.0:  # every class has effective number 1 (log(0) would warn)
         return v.cast_array(np.ones_like(n64), n.dtype)
-    # (1 - beta) E_n = 1 - beta^n, the denominator of the weight
-    scaled_effective = -np.expm1(n64 * np.log(b))
+    # log((1 - beta) E_n) = log(1 - beta^n), the log of the weight's denominator. For
+    # x = n log(beta) near 0 (tiny counts), 1 - beta^n = -x (1 + x/2 + x^2/6 + ...) and
+    # log(-x) = log(n) + log(-log(beta)): no product n log(beta) that underflows to 0,
+    # which made 0 / 0 = NaN.
+    neg_log_beta = -math.log(b)
+    x = n64 * -neg_log_beta
+    tiny = np.abs(x) < 1e-8
+    with np.errstate(divide="ignore"):  # log(0): the branch not taken where x == 0
+        log_denominator = np.where(
+            tiny,
+            np.log(n64) + math.log(neg_log_beta) + np.log1p(x / 2 + x * x / 6),
+            np.log(-np.expm1(x)),
+        )
     if normalize:
         # Normalised weights are ratios of these denominators: form them relative to the
         # smallest one, so that a tiny count cannot overflow 1 / E_n into inf / inf = nan.
-        relative = np.min(scaled_effective) / scaled_effective
+        relative = np.exp(np.min(log_denominator) - log_denominator)
         w = relative * (relative.size / np.sum(relative))
     else:
-        w = (1.0 - b) / scaled_effective
+        with np.errstate(over="ignore"):  # beyond float64, inf is the rounded value
+            w = np.exp(math.log1p(-b) - log_denominator)
     return v.cast_array(w, n.dtype)
 
 
@@ -139,7 +176,14 @@ def _prior_shift(prior: ArrayLike, tau: float, n_classes: int) -> F64:
     v.check_finite(pi, "prior")
     if (pi <= 0).any():
         raise ValueError("prior has entries <= 0; class priors must be positive")
-    return t * np.log(pi.astype(np.float64))
+    with np.errstate(over="ignore"):
+        shift = t * np.log(pi.astype(np.float64))
+    if not np.isfinite(shift).all():
+        raise ValueError(
+            f"tau * log(prior) overflows float64 (tau={tau!r}); the adjustment is infinite, "
+            "so use a smaller tau or a prior further from 0 and 1"
+        )
+    return shift
 
 
 def logit_adjusted_cross_entropy(
@@ -168,7 +212,8 @@ def logit_adjusted_cross_entropy(
     Parameters
     ----------
     logits : array_like
-        Logits with the classes on the last axis, shape ``(..., C)``; finite.
+        Logits with the classes on the last axis, shape ``(..., C)``; ``-inf``
+        masks a class, as in :func:`softmax_cross_entropy`.
     target : array_like
         Class indices (integer, shape ``logits.shape[:-1]``) or class
         probabilities (float, shape of `logits`), as in
@@ -199,7 +244,8 @@ def logit_adjusted_cross_entropy(
     ------
     ValueError
         If `prior` does not have shape ``(C,)`` or has an entry that is not
-        positive and finite; if `tau` is not finite; and for every reason
+        positive and finite; if `tau` is not finite, or ``tau * log(prior)``
+        or the adjusted logits overflow float64; and for every reason
         :func:`softmax_cross_entropy` raises.
     TypeError
         If `tau` is not a real number or an array argument is not
@@ -267,12 +313,16 @@ def _logit_adjusted_cross_entropy(
 ) -> ValueAndGrad:
     import lossbook as lb
 
-    z = v.as_float_array(logits, "logits")
-    if z.ndim == 0 or z.shape[-1] == 0:
-        raise ValueError("logits must have a non-empty last axis (the classes)")
-    v.check_finite(z, "logits")
+    z = check_logits(logits, classes=True)
+    v.check_masked_logits(z, "logits")  # -inf masks stay -inf after the shift
     shift = _prior_shift(prior, tau, z.shape[-1])
-    adjusted = z.astype(np.float64) + shift
+    with np.errstate(over="ignore"):
+        adjusted = z.astype(np.float64) + shift
+    if np.isposinf(adjusted).any() or (np.isneginf(adjusted) & np.isfinite(z)).any():
+        raise ValueError(
+            "the adjusted logits logits + tau * log(prior) overflow float64; "
+            "use a smaller tau or smaller logits"
+        )
     kwargs: dict[str, Any] = {
         "weight": weight,
         "ignore_index": ignore_index,
@@ -292,6 +342,8 @@ def poly1_cross_entropy(
     *,
     epsilon: float = 1.0,
     weight: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
     reduction: str = "mean",
 ) -> FloatArray:
     r"""Poly-1 softmax cross-entropy (Leng et al. 2022).
@@ -306,9 +358,12 @@ def poly1_cross_entropy(
     Parameters
     ----------
     logits : array_like
-        Logits with the classes on the last axis, shape ``(..., C)``; finite.
+        Logits with the classes on the last axis, shape ``(..., C)``.
+        ``-inf`` masks a class (probability 0, gradient exactly 0), as in
+        :func:`softmax_cross_entropy`; every other entry must be finite.
     target : array_like
-        Class indices, shape ``logits.shape[:-1]``.
+        Class indices, shape ``logits.shape[:-1]`` (an integer dtype, or
+        floats holding whole numbers; bool raises ``TypeError``).
     epsilon : float, optional
         The coefficient :math:`\varepsilon \ge -1`; default 1. At
         ``epsilon=0`` this is
@@ -317,8 +372,18 @@ def poly1_cross_entropy(
         Class weights, shape ``(C,)``, non-negative; the loss of an example
         of class :math:`y` is multiplied by :math:`w_y`, and 'mean' divides
         by :math:`\sum_i w_{y_i}`, as in :func:`softmax_cross_entropy`.
+    ignore_index : int, optional
+        Targets equal to it contribute 0 to the loss and its gradient and
+        are left out of the mean, as in :func:`softmax_cross_entropy`.
+    label_smoothing : float, optional
+        :math:`\varepsilon_{ls} \in [0, 1]`: the cross-entropy part is
+        PyTorch's smoothed cross-entropy and :math:`p_t` becomes the
+        probability the model gives to the smoothed target (see Notes).
     reduction : {'mean', 'sum', 'none'}, optional
-        'none' returns the loss per example (shape ``logits.shape[:-1]``).
+        'none' returns the loss per example (shape ``logits.shape[:-1]``);
+        'mean' of nothing (every target ignored, or weights summing to 0) is
+        0.0 with a zero gradient, as in :func:`softmax_cross_entropy` (PyTorch
+        gives NaN).
 
     Returns
     -------
@@ -328,13 +393,16 @@ def poly1_cross_entropy(
     Raises
     ------
     ValueError
-        If `logits` is not finite or has no class axis; if `target` has the
-        wrong shape or an index outside ``[0, C)``; if `epsilon` is below -1
-        or not finite; if `weight` has the wrong shape or a negative entry;
-        if `reduction` is unknown.
+        If `logits` contains NaN or ``+inf``, has no class axis, or is
+        ``-inf`` where the loss would be infinite (as in
+        :func:`softmax_cross_entropy`); if `target` has the wrong shape or
+        an index outside ``[0, C)`` (other than `ignore_index`); if
+        `epsilon` is below -1 or not finite; if `weight` has the wrong shape
+        or a negative entry; if `label_smoothing` is outside [0, 1]; if
+        `reduction` is unknown.
     TypeError
-        If `epsilon` is not a real number or an array argument is not
-        real-valued.
+        If `epsilon` is not a real number, `target` is boolean, or an array
+        argument is not real-valued.
 
     See Also
     --------
@@ -346,8 +414,25 @@ def poly1_cross_entropy(
     derivative is :math:`-1/p_t - \varepsilon \le 0`), hence the bound. The
     gradient is :math:`(1 + \varepsilon p_t)(\operatorname{softmax}(z) - e_y)`;
     its true-class entry :math:`-(1 - p_t)(1 + \varepsilon p_t)` is formed
-    from ``1 - p_t = -expm1(-CE)``, so it keeps full relative accuracy for
-    confident correct predictions.
+    from ``1 - p_t = -expm1(log p_t)``, so it keeps full relative accuracy
+    for confident correct predictions.
+
+    *Label smoothing.* With the smoothed target
+    :math:`t = (1 - \varepsilon_{ls}) e_y + \varepsilon_{ls}/C`, the loss is
+    PyTorch's smoothed, weighted cross-entropy plus
+    :math:`\varepsilon\, w_y (1 - p_t)` with :math:`p_t = \langle t, p\rangle
+    = (1 - \varepsilon_{ls}) p_y + \varepsilon_{ls}/C`, as in the reference
+    implementation of [1]_, which applies the smoothing to the labels before
+    both terms. Since :math:`\partial p_t / \partial z_k = p_k (t_k - p_t)`,
+    the gradient is
+
+    .. math:: (1 - \varepsilon_{ls})\, w_y (1 + \varepsilon p_y)
+              (p - e_y) + \frac{\varepsilon_{ls}}{C} (W p - w),
+              \qquad W = \textstyle\sum_c w_c .
+
+    'mean' divides by :math:`\sum_i w_{y_i}` and does not depend on the
+    scale of `weight` (the weights are first scaled by a power of two,
+    which is exact, so weights near ``finfo.max`` do not overflow).
 
     References
     ----------
@@ -364,9 +449,21 @@ def poly1_cross_entropy(
     1.1931471805599454
     >>> float(poly1_cross_entropy(z, np.array([0]), epsilon=0.0))
     0.6931471805599453
+
+    With a masked class (probability 0) and an ignored example:
+
+    >>> z = np.array([[0.0, 0.0, -np.inf], [5.0, 1.0, 2.0]])
+    >>> poly1_cross_entropy(z, np.array([0, -100]), ignore_index=-100, reduction="none")
+    array([1.19314718, 0.        ])
     """
     result = _poly1_cross_entropy(
-        logits, target, epsilon=epsilon, weight=weight, reduction=reduction
+        logits,
+        target,
+        epsilon=epsilon,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
     )
     return cast(FloatArray, result.value)
 
@@ -377,60 +474,76 @@ def _poly1_cross_entropy(
     *,
     epsilon: float = 1.0,
     weight: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
     reduction: str = "mean",
     need_grad: bool = False,
 ) -> ValueAndGrad:
     import lossbook as lb
 
-    z = v.as_float_array(logits, "logits")
-    if z.ndim == 0 or z.shape[-1] == 0:
-        raise ValueError("logits must have a non-empty last axis (the classes)")
-    v.check_finite(z, "logits")
+    z = check_logits(logits, classes=True)
     eps = v.check_real_scalar(epsilon, "epsilon")
     if eps < -1.0:
         raise ValueError(f"epsilon must be >= -1 (else the loss is not monotone), got {epsilon!r}")
     reduction = v.check_reduction(reduction)
+    smoothing = v.check_unit_interval(label_smoothing, "label_smoothing")
+    ignore = v.check_ignore_index(ignore_index)
     n_classes = z.shape[-1]
-    t = np.asarray(target)
-    if not np.issubdtype(t.dtype, np.integer):
-        t = v.as_float_array(t, "target")
-    y, _ = v.check_class_indices(t, z.shape[:-1], n_classes, None)
-    if weight is None:
-        w_row = np.ones(y.shape, np.float64)
-    else:
-        w = v.as_float_array(weight, "weight")
-        if w.shape != (n_classes,):
-            raise ValueError(
-                f"weight must have shape ({n_classes},), one entry per class; got {w.shape}"
-            )
-        v.check_nonnegative(w, "weight")
-        w_row = w.astype(np.float64)[y]
+    t = v.as_real_array(target, "target")
+    y, valid = v.check_class_indices(t, z.shape[:-1], n_classes, ignore)
+    v.check_masked_logits(z, "logits")
+    check_index_masks(z, y, valid, smoothing)
+    w = class_weight(weight, n_classes)
+    if w is not None and reduction == "mean":
+        w = unit_scaled(w)[0]  # the weighted mean does not change when w is scaled
+    w_row = row_weight(y, valid, w)
+    if w_row is None:
+        w_row = np.ones(y.shape)
     z64 = z.astype(np.float64)
-    ce = np.asarray(lb.softmax_cross_entropy(z64, y, reduction="none"), np.float64)
-    miss = -np.expm1(-ce)  # 1 - p_t, accurate when p_t is close to 1
-    if eps >= 0:
-        per_example = w_row * (ce + eps * miss)
+    log_p = np.asarray(lb.log_softmax(z64, axis=-1), np.float64)  # raises for all -inf rows
+    log_py = np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
+    nll = -log_py
+    miss = -np.expm1(log_py)  # 1 - p_y, accurate when p_y is close to 1
+    keep = 1.0 - smoothing
+    if smoothing == 0.0:
+        if eps >= 0:
+            per_example = weighted(w_row, nll + eps * miss)
+        else:
+            # nll + eps (1 - p_t) = (1 + eps) nll + |eps| (nll - 1 + p_t): two non-negative
+            # terms, where the direct form cancels to 0 for eps = -1 and a confident prediction.
+            per_example = weighted(w_row, (1.0 + eps) * nll - eps * _ce_minus_miss(nll))
     else:
-        # ce + eps (1 - p_t) = (1 + eps) ce + |eps| (ce - 1 + p_t): two non-negative terms,
-        # where the direct form cancels to 0 for eps = -1 and a confident prediction.
-        per_example = w_row * ((1.0 + eps) * ce - eps * _ce_minus_miss(ce))
+        class_w = np.ones(n_classes) if w is None else w
+        live = np.ones(y.shape) if valid is None else valid.astype(np.float64)
+        # -sum_c w_c log p_c; a class of weight 0 contributes 0 even where log p_c = -inf.
+        smooth = -np.sum(
+            np.multiply(class_w, log_p, out=np.zeros(log_p.shape), where=class_w > 0), axis=-1
+        )
+        # 1 - p_t = (1 - ls)(1 - p_y) + ls (1 - 1/C): non-negative terms.
+        one_minus_pt = keep * miss + smoothing * (1.0 - 1.0 / n_classes)
+        per_example = weighted(w_row, keep * nll + eps * one_minus_pt) + weighted(
+            live * (smoothing / n_classes), smooth
+        )
     count = float(np.sum(w_row))
-    if reduction == "none":
-        value: Any = per_example
-    elif reduction == "sum":
-        value = float(np.sum(per_example))
-    else:
-        value = float(np.sum(per_example)) / count if count > 0 else 0.0
+    value = reduce_loss(per_example, reduction, count)
     if not need_grad:
         return ValueAndGrad(v.cast_result(value, z.dtype), None)
-    scale = 1.0 / count if reduction == "mean" and count > 0 else 1.0
-    if reduction == "mean" and count == 0:
-        scale = 0.0
-    # 1 + eps p_t, written without cancellation for -1 <= eps < 0 and p_t near 1
-    boost = 1.0 + eps * np.exp(-ce) if eps >= 0 else (1.0 + eps) - eps * miss
-    factor = boost * w_row * scale
-    g = np.asarray(lb.softmax(z64, axis=-1), np.float64) * factor[..., None]
+    scale = grad_scale(reduction, count)
+    # 1 + eps p_y, written without cancellation for -1 <= eps < 0 and p_y near 1
+    boost = 1.0 + eps * np.exp(log_py) if eps >= 0 else (1.0 + eps) - eps * miss
+    factor = keep * boost * w_row * scale
+    p = np.exp(log_p)  # exactly 0 at -inf (masked) logits
+    g = p * factor[..., None]
     true_entry = -miss * factor
+    if smoothing:
+        # + ls / C (W p - w) on every entry; at y, -w_y (1 - p_y) ... plus ls / C (W p_y - w_y).
+        spread = (smoothing / n_classes) * scale * live
+        class_w = np.ones(n_classes) if w is None else w
+        total_w = float(np.sum(class_w))
+        g += (spread * total_w)[..., None] * p
+        g -= spread[..., None] * class_w
+        p_y = np.exp(log_py)
+        true_entry += spread * (total_w * p_y - class_w[y])
     np.put_along_axis(g, y[..., None], true_entry[..., None], axis=-1)
     return ValueAndGrad(v.cast_result(value, z.dtype), v.cast_array(g, z.dtype))
 

@@ -71,7 +71,9 @@ def softmax_cross_entropy(
     ----------
     logits : array_like
         Unnormalised scores, shape ``(..., C)``: classes on the **last** axis.
-        Must be finite.
+        ``-inf`` marks a masked class (probability 0, gradient exactly 0), as
+        with ``logits.masked_fill(mask, -inf)`` in PyTorch; every other entry
+        must be finite.
     target : array_like
         Either class indices with shape ``logits.shape[:-1]`` (an integer
         dtype, or a float dtype holding whole numbers, as for
@@ -103,15 +105,19 @@ def softmax_cross_entropy(
     Raises
     ------
     ValueError
-        If `logits` contains NaN or an infinity or has no class axis; if a
+        If `logits` contains NaN or ``+inf`` or has no class axis; if a
+        counted target's logit is ``-inf``, a probability target has mass on
+        a ``-inf`` logit, label smoothing meets a ``-inf`` logit in a counted
+        row, or a row is ``-inf`` throughout (the loss would be infinite); if a
         class index is out of range (other than `ignore_index`) or not a
         whole number; if probability targets leave [0, 1] or contain NaN;
         if a shape does not fit (target, weight of length other than C);
         if `weight` is negative or not finite; if `label_smoothing` is
         outside [0, 1]; or if `reduction` is unknown.
     TypeError
-        If an argument has the wrong type (complex logits, a non-integer
-        `ignore_index`, a non-numeric `label_smoothing`).
+        If an argument has the wrong type (complex logits, a bool `target`
+        of the indices' shape, a non-integer `ignore_index`, a non-numeric
+        `label_smoothing`).
 
     See Also
     --------
@@ -137,6 +143,14 @@ def softmax_cross_entropy(
     Here 'mean' returns 0.0 (the value of the empty sum) and its gradient is
     zero, so that a batch consisting only of padding leaves training
     undisturbed instead of poisoning it.
+
+    *Masks.* A ``-inf`` logit is a class the model can never choose, as after
+    PyTorch's ``logits.masked_fill(mask, float("-inf"))``: its probability
+    and its gradient are exactly 0 and the other classes' values are
+    PyTorch's. Where the loss would be infinite -- the target class masked,
+    a probability target with mass on a masked class, label smoothing (which
+    gives every class mass) in a row with a mask, or a row masked
+    throughout -- ``ValueError`` says so; PyTorch returns inf or NaN there.
 
     *Accuracy.* The loss is ``log1p(sum_{j != y} exp(z_j - z_y))`` in effect,
     so a confident, correct prediction gets a tiny loss with full relative
@@ -168,6 +182,15 @@ def softmax_cross_entropy(
     0.634229154112
     >>> round(float(softmax_cross_entropy(logits, np.array([0, 2]), label_smoothing=0.1)), 12)
     0.717562487446
+
+    A masked class (``-inf``) has probability 0 and gradient exactly 0:
+
+    >>> masked = np.array([[-np.inf, 0.0, 1.0]])
+    >>> round(float(softmax_cross_entropy(masked, np.array([1]))), 12)
+    1.313261687518
+    >>> from lossbook import grad
+    >>> grad(softmax_cross_entropy)(masked, np.array([1]))[0, 0]
+    np.float64(0.0)
 
     A logit gap of 200 gives a loss of ``exp(-200)``, not 0:
 
@@ -206,6 +229,7 @@ def _softmax_cross_entropy(
         # Integers, or floats of shape logits.shape[:-1] (whole numbers, as for
         # softmax_focal_loss): class indices.
         y, valid = v.check_class_indices(t, z.shape[:-1], n_classes, ignore)
+        check_index_masks(z, y, valid, smoothing)
         if w is not None and reduction == "mean":
             # The weighted mean sum(w_y l) / sum(w_y) does not change when w is scaled.
             w = unit_scaled(w)[0]
@@ -215,21 +239,47 @@ def _softmax_cross_entropy(
             return index_ce_fused(z, y, valid, w, reduction, need_grad, _index_ce_dense, smoothing)
         return _index_ce_dense(z, y, valid, w, smoothing, reduction, need_grad)
     if t.shape != z.shape:
-        # A bool array of the indices' shape fails on its dtype, not its shape: say so.
-        got = (
-            f"{t.shape} with dtype bool (indices need an integer dtype)"
-            if t.dtype.kind == "b" and t.shape == z.shape[:-1]
-            else t.shape
-        )
+        if t.shape == z.shape[:-1]:
+            # A bool array of the indices' shape fails on its dtype, not its shape.
+            v.check_index_dtype(t)
         raise ValueError(
             f"target holds class probabilities when it has the shape of logits {z.shape}, "
             f"and class indices when it has the shape logits.shape[:-1] = {z.shape[:-1]}; "
-            f"got {got}"
+            f"got {t.shape}"
         )
     if ignore is not None:
         raise ValueError("ignore_index applies to class-index targets only, not probabilities")
     v.check_probabilities(t, "target")  # bool targets are probabilities too
     return _probability_ce(z, t, w, smoothing, reduction, need_grad)
+
+
+def check_index_masks(
+    z: FloatArray, y: IntpArray, valid: BoolArray | None, smoothing: float = 0.0
+) -> None:
+    """``ValueError`` where a -inf (masked) logit would make a counted row's loss infinite.
+
+    The logit of each counted target must not be -inf; with label smoothing
+    every class carries target mass, so no counted row may hold -inf at all.
+    (NaN, +inf and rows of nothing but -inf are caught block by block.) Costs
+    one gather of N logits, and a minimum over `z` only with label smoothing.
+    """
+    if z.size == 0:
+        return
+    z_y = np.take_along_axis(z, y[..., None], axis=-1)[..., 0]
+    if valid is not None:
+        z_y = z_y[valid]
+    if np.isneginf(z_y).any():
+        v.check_masked_rows(np.max(z, axis=-1), "logits")  # the clearer message, if it fits
+        v.check_target_not_masked(z_y, "logits")
+    if smoothing and np.min(z) == -np.inf:
+        masked = np.isneginf(z).any(axis=-1)
+        if valid is not None:
+            masked &= valid
+        if masked.any():
+            raise ValueError(
+                "logits has a -inf (masked) entry in a row that counts, and label_smoothing "
+                "puts target mass on every class, so the loss would be infinite"
+            )
 
 
 def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F64, F64 | None]:
@@ -291,6 +341,11 @@ def _dense_pass(
         block = _core.load_block(z2[part], work)
         tb = work.get("target", part.stop - part.start)
         fill_target(part, tb)
+        if block.min() == -np.inf and ((tb != 0) & np.isneginf(block)).any():
+            raise ValueError(
+                "target has mass on a class whose logit is -inf (a masked entry), so the "
+                "loss would be infinite"
+            )
         loss[part], gb = _dense_ce(_core.row_softmax(block, exact, work), tb, need_grad)
         if grad is not None and gb is not None:
             gb *= factor

@@ -64,6 +64,11 @@ def _check_row_maxima(top: F64, name: str, defined_for_inf: bool) -> None:
 def _map_rows(z: ArrayLike, axis: int, compute: Callable[[_core.RowSoftmax], F64]) -> FloatArray:
     """Apply `compute` to the row softmax of every slice of `z` along `axis`."""
     work = v.as_float_array(z, "z")
+    if work.ndim == 0:
+        # A single logit is a distribution over one class, as in SciPy and PyTorch.
+        v.check_axis(axis, 1, "axis")
+        one = _map_rows(work.reshape(1), axis, compute)
+        return one.reshape(())
     axis = v.check_axis(axis, work.ndim, "axis")
     if work.shape[axis] == 0:
         raise ValueError(f"z is empty along axis {axis}")
@@ -187,8 +192,10 @@ def logsumexp(
     Returns
     -------
     ndarray or tuple of ndarray
-        The log-sum-exp, with the dtype of `z` (float64 for integer input),
-        and with `return_sign` its sign. As in
+        The log-sum-exp, with the dtype ``np.result_type(z, b)`` (that of
+        `z` without `b`; float64 for integer input), as in SciPy, and with
+        `return_sign` its sign. `axis` refers to the shape of `z` and `b`
+        broadcast together. As in
         :func:`scipy.special.logsumexp`, a slice containing ``+inf`` gives
         ``+inf`` and a slice of all ``-inf`` gives ``-inf``. Without
         `return_sign`, a negative weighted sum raises ``ValueError``
@@ -237,10 +244,15 @@ def logsumexp(
     (np.float64(0.6931471805599453), np.float64(-1.0))
     """
     work = v.as_float_array(z, "z")
-    axes = _normalize_axes(axis, work.ndim)
-    weights = None
+    result_dtype = work.dtype
+    b_arr = None
     if b is not None:
-        b_arr = v.as_float_array(b, "b")
+        b_given = v.as_real_array(b, "b")
+        # np.result_type of z and b, as SciPy (bool b keeps float16; int b gives float64)
+        result_dtype = np.result_type(work.dtype, b_given.dtype)
+        if result_dtype == np.longdouble and np.longdouble != np.float64:
+            result_dtype = np.dtype(np.float64)  # as as_float_array does for z
+        b_arr = v.as_float_array(b_given, "b")
         v.check_no_nan(b_arr, "b")
         try:
             work, b_arr = np.broadcast_arrays(work, b_arr)
@@ -248,7 +260,9 @@ def logsumexp(
             raise ValueError(
                 f"b with shape {b_arr.shape} does not broadcast against z with shape {work.shape}"
             ) from None
-        weights, _ = _rows(b_arr, axes)
+    # The axes refer to the broadcast shape (b may have more dimensions than z), as in SciPy.
+    axes = _normalize_axes(axis, work.ndim)
+    weights = None if b_arr is None else _rows(b_arr, axes)[0]
     z2, lead = _rows(work, axes)
     if z2.shape[1] == 0:
         raise ValueError(f"z is empty along axis {axis}")
@@ -268,9 +282,9 @@ def logsumexp(
             "is not real; pass return_sign=True"
         )
     shape = tuple(1 if i in axes else n for i, n in enumerate(work.shape)) if keepdims else lead
-    value = v.cast_result(result.reshape(shape), work.dtype)
+    value = v.cast_result(result.reshape(shape), result_dtype)
     if return_sign:
-        return value, v.cast_result(sign.reshape(shape), work.dtype)
+        return value, v.cast_result(sign.reshape(shape), result_dtype)
     return value
 
 

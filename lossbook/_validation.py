@@ -103,6 +103,37 @@ def check_finite(x: NDArray[Any], name: str) -> None:
         raise ValueError(f"{name} contains an infinite value")
 
 
+def check_masked_logits(x: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` for NaN or ``+inf`` in `x`; ``-inf`` (a mask) is allowed.
+
+    ``-inf`` marks an entry that can never be chosen (probability 0), as in
+    ``logits.masked_fill(mask, -inf)``; whether the loss is then finite (no
+    target mass on a ``-inf`` entry, not every entry of a row ``-inf``) is
+    checked by the caller, who knows the targets.
+    """
+    check_no_nan(x, name)
+    if np.isposinf(x).any():
+        raise ValueError(f"{name} contains +inf; only -inf is accepted (as a mask: probability 0)")
+
+
+def check_masked_rows(top: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` if a row's largest logit `top` is -inf (every entry masked)."""
+    if np.isneginf(top).any():
+        raise ValueError(
+            f"{name} has a row whose entries are all -inf; softmax is undefined there "
+            "and the loss would be infinite"
+        )
+
+
+def check_target_not_masked(z_target: NDArray[Any], name: str) -> None:
+    """Raise ``ValueError`` if a target's logit is -inf: its loss would be infinite."""
+    if np.isneginf(z_target).any():
+        raise ValueError(
+            f"{name} is -inf at a target class (a masked entry), so the loss would be "
+            "infinite; -inf is accepted only where the target has no mass"
+        )
+
+
 def check_axis(axis: object, ndim: int, name: str = "axis") -> int:
     """Return `axis` normalised to ``0 <= axis < ndim``."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
@@ -229,6 +260,19 @@ def check_ignore_index(ignore_index: object) -> int | None:
     return int(ignore_index)
 
 
+def check_index_dtype(target: NDArray[Any], name: str = "target") -> None:
+    """Raise ``TypeError`` for a bool array where class indices are expected.
+
+    True would otherwise be read silently as class 1; one check, one exception
+    type, for every function that takes class indices.
+    """
+    if target.dtype.kind == "b":
+        raise TypeError(
+            f"{name} holds class indices, which need an integer dtype (or floats holding "
+            f"whole numbers); got dtype bool"
+        )
+
+
 def check_class_indices(
     target: NDArray[Any],
     shape: tuple[int, ...],
@@ -242,6 +286,7 @@ def check_class_indices(
     whole numbers. The mask marks the entries that count (None when
     `ignore_index` is None, meaning every entry counts).
     """
+    check_index_dtype(target, name)
     if target.shape != shape:
         raise ValueError(
             f"{name} holds class indices, so its shape must be logits.shape[:-1] = {shape}; "

@@ -109,7 +109,7 @@ def logsumexp(row: Iterable[Any]) -> mpmath.mpf:
 def log_softmax(row: Sequence[Any]) -> list[mpmath.mpf]:
     """``(z_j - m) - log1p(sum_{k != top} exp(z_k - m))``: free of cancellation, so a
     log-probability of -1e-200 keeps its digits (``z_j - logsumexp`` would not)."""
-    values = [mpf(x) for x in row]
+    values = [as_mp(x) for x in row]
     top = max(range(len(values)), key=lambda k: values[k])
     m = values[top]
     rest = mp.fsum(mp.exp(x - m) for k, x in enumerate(values) if k != top)
@@ -207,14 +207,15 @@ def ref_softmax_ce(
                 continue
             ls = log_softmax(row)
             nll = -w[y] * ls[y]
-            smooth = -mp.fsum(w[k] * ls[k] for k in range(c))
+            # classes without target mass are left out: 0 * log 0 = 0 at a -inf logit
+            smooth = -mp.fsum(w[k] * ls[k] for k in range(c) if w[k]) if eps else 0
             losses.append((1 - eps) * nll + eps / c * smooth)
             denominator += w[y]
     else:
         for row, t in zip(z2, np.asarray(target, np.float64).reshape(-1, c), strict=True):
             ls = log_softmax(row)
             t = t * (1 - eps) + eps / c
-            losses.append(-mp.fsum(w[k] * t[k] * ls[k] for k in range(c)))
+            losses.append(-mp.fsum(w[k] * t[k] * ls[k] for k in range(c) if w[k] * t[k]))
         denominator = float(len(z2))
     if reduction == "none":
         return np.array([float(x) for x in losses]).reshape(z.shape[:-1])
@@ -296,3 +297,61 @@ def extreme_rows(dtype: type, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     y = rng.integers(0, c, len(z))
     y[50:130] = 0  # the target is the largest logit: losses down to exp(-gap)
     return np.clip(z, -r, r).astype(dtype), y
+
+
+# --- -inf masks (issue 20) ----------------------------------------------------------
+
+
+def masked_logits(
+    rng: np.random.Generator, n: int, n_classes: int, dtype: Any, fraction: float = 0.4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random logits with -inf at about `fraction` of the entries, never at the target.
+
+    Returns ``(logits, target, mask)``; every row keeps its target and so at least one
+    finite entry.
+    """
+    z = (3.0 * rng.standard_normal((n, n_classes))).astype(dtype)
+    y = rng.integers(0, n_classes, n)
+    mask = rng.random((n, n_classes)) < fraction
+    mask[np.arange(n), y] = False
+    z[mask] = -np.inf
+    return z, y, mask
+
+
+def assert_masked_classes_drop_out(
+    value_and_grad: Any, z: np.ndarray, y: np.ndarray, mask: np.ndarray, **kwargs: Any
+) -> None:
+    """A row with -inf entries has the loss of the row without those classes (per example),
+    and its gradient is exactly 0 at them and that row's gradient elsewhere."""
+    value, grad = value_and_grad(z, y, reduction="none", **kwargs)
+    assert np.all(grad[mask] == 0.0)  # exactly zero, not tiny
+    for i in range(z.shape[0]):
+        keep = ~mask[i]
+        sub_y = np.array([int(np.sum(keep[: y[i]]))])
+        sub_value, sub_grad = value_and_grad(z[i : i + 1, keep], sub_y, reduction="none", **kwargs)
+        np.testing.assert_allclose(value[i], sub_value[0], rtol=4 * np.finfo(z.dtype).eps)
+        np.testing.assert_allclose(
+            grad[i, keep], sub_grad[0], rtol=8 * np.finfo(z.dtype).eps, atol=1e-300
+        )
+
+
+def torch_cross_entropy(
+    logits: np.ndarray, target: np.ndarray, **kwargs: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """torch.nn.functional.cross_entropy in float64 (classes last) and its gradient.
+
+    Skips the calling test when torch is not installed.
+    """
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    z = torch.tensor(np.asarray(logits, np.float64), requires_grad=True)
+    t = torch.tensor(np.asarray(target))
+    if "weight" in kwargs and kwargs["weight"] is not None:
+        kwargs["weight"] = torch.tensor(np.asarray(kwargs["weight"], np.float64))
+    moved = z.movedim(-1, 1) if z.ndim > 2 else z
+    if t.is_floating_point() and t.ndim > 2:
+        t = t.movedim(-1, 1)
+    loss = torch.nn.functional.cross_entropy(moved, t, **kwargs)
+    loss.sum().backward()
+    return loss.detach().numpy(), z.grad.numpy()  # type: ignore[union-attr]

@@ -74,7 +74,16 @@ def test_quantile_bins_have_equal_mass(conf: np.ndarray, n_bins: int) -> None:
     outcome = (conf > 0.5).astype(int)
     bins = lb.reliability_bins(conf, outcome, n_bins=n_bins, strategy="quantile")
     assert bins.counts.sum() == conf.size
-    assert bins.counts.max() - bins.counts.min() <= 1
+    # scikit-learn's edges: the percentiles 100 b / B (linear interpolation)
+    inner = np.percentile(conf, np.linspace(0, 100, n_bins + 1))[1:-1]
+    np.testing.assert_array_equal(bins.edges[1:-1], inner)
+    distinct = np.unique(conf)
+    if distinct.size == conf.size >= n_bins:
+        # percentile positions b (N - 1) / B: bins of floor or ceil of (N - 1) / B, the
+        # first one more (its edge value itself falls in the bin below)
+        low, high = (conf.size - 1) // n_bins, -(-(conf.size - 1) // n_bins) + 1
+        assert low <= bins.counts.min()
+        assert bins.counts.max() <= high
     filled = bins.counts > 0
     # the bins partition the sorted confidences: their means are non-decreasing
     assert np.all(np.diff(bins.confidence[filled]) >= -1e-12)
@@ -174,3 +183,68 @@ def test_fit_temperature_rejects_problems_without_an_optimum() -> None:
         lb.fit_temperature(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(TypeError, match="max_iter"):
         lb.fit_temperature(z, np.array([0, 1]), max_iter=1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_ties_share_a_bin_whatever_the_order(strategy: str) -> None:
+    # Issue 20: quantile bins split tied confidences in input order (0.5 against 0.4).
+    conf = np.full(4, 0.9)
+    eces = [
+        lb.expected_calibration_error(conf, outcome, n_bins=2, strategy=strategy)
+        for outcome in ([1, 1, 0, 0], [0, 1, 0, 1], [0, 0, 1, 1])
+    ]
+    assert eces == [pytest.approx(0.4, abs=1e-15)] * 3
+    bins = lb.reliability_bins(conf, [1, 1, 0, 0], n_bins=2, strategy=strategy)
+    assert sorted(bins.counts.tolist()) == [0, 4]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    conf=hnp.arrays(
+        np.float64, st.integers(1, 60), elements=st.sampled_from([0.0, 0.1, 0.3, 0.3, 0.9, 1.0])
+    ),
+    n_bins=st.integers(1, 10),
+    strategy=st.sampled_from(["uniform", "quantile"]),
+    seed=st.integers(0, 2**16),
+)
+def test_bins_follow_the_returned_edges_and_ignore_order(
+    conf: np.ndarray, n_bins: int, strategy: str, seed: int
+) -> None:
+    outcome = np.arange(conf.size) % 2
+    bins = lb.reliability_bins(conf, outcome, n_bins=n_bins, strategy=strategy)
+    order = np.random.default_rng(seed).permutation(conf.size)
+    again = lb.reliability_bins(conf[order], outcome[order], n_bins=n_bins, strategy=strategy)
+    np.testing.assert_array_equal(bins.counts, again.counts)
+    np.testing.assert_allclose(bins.frequency, again.frequency, rtol=1e-12)
+    # every prediction lies in the bin (edges[b], edges[b + 1]] of the returned edges
+    for value in np.unique(conf):
+        b = max(0, int(np.sum(bins.edges[1:-1] < value)))
+        assert bins.counts[b] >= np.count_nonzero(conf == value)
+
+
+@pytest.mark.parametrize("n_bins", [3, 6, 7, 10, 15])
+def test_uniform_bins_agree_with_their_edges_one_ulp_above(n_bins: int) -> None:
+    # Issue 20: ceil(c * B) put a confidence one ulp above an edge in the bin below
+    # (c * B rounds down to the edge's index for 206 edges of B < 40, e.g. B = 3).
+    edges = lb.reliability_bins([0.5], [1], n_bins=n_bins).edges
+    for b in range(1, n_bins):
+        above = np.nextafter(edges[b], 1.0)
+        bins = lb.reliability_bins([above], [1], n_bins=n_bins)
+        assert bins.edges[b] < above <= bins.edges[b + 1]
+        assert bins.counts[b] == 1, b
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-30, 1e25, 1e30, 1e100, 1e300])
+def test_fit_temperature_brackets_from_the_data_scale(scale: float) -> None:
+    # Logit scales above ~1e25 ran out of iterations (the bracket started at a = 1).
+    rng = np.random.default_rng(40)
+    y = rng.integers(0, 3, 500)
+    z = rng.standard_normal((500, 3))
+    z[np.arange(500), y] += 2.0
+    base = lb.fit_temperature(z, y)
+    assert lb.fit_temperature(scale * z, y) == pytest.approx(scale * base, rel=1e-12)
+    binary = z[:, 1] - z[:, 0]
+    labels = y == 1  # bool binary labels are accepted
+    assert lb.fit_temperature(scale * binary, labels) == pytest.approx(
+        scale * lb.fit_temperature(binary, labels.astype(int)), rel=1e-12
+    )

@@ -391,7 +391,8 @@ def test_sigmoid_focal_validation(kwargs: dict, error: type, match: str) -> None
         ({"target": np.array([True, False])}, TypeError, "target"),
         ({"target": np.array([[0, 1, 2], [0, 1, 2]])}, ValueError, "target holds class indices"),
         ({"logits": np.array([[0.0, np.nan, 0], [0, 0, 0]])}, ValueError, "logits contains NaN"),
-        ({"logits": np.array([[0.0, -np.inf, 0], [0, 0, 0]])}, ValueError, "logits contains an"),
+        ({"logits": np.array([[-np.inf, 0.0, 0], [0, 0, 0]])}, ValueError, "-inf at a target"),
+        ({"logits": np.array([[0.0, np.inf, 0], [0, 0, 0]])}, ValueError, "logits contains \\+inf"),
         ({"logits": np.float64(2.0), "target": 0}, ValueError, "logits must have"),
     ],
 )
@@ -415,3 +416,48 @@ def test_focal_inputs_are_not_mutated() -> None:
         fn(z, idx, alpha=alpha, gamma=1.5, ignore_index=-1)
     for a, b in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# --- issue 20: one convention with softmax_cross_entropy and torchvision -----------------
+
+
+def test_softmax_focal_alpha_minus_one_means_no_balancing() -> None:
+    # torchvision's convention, already taken by sigmoid_focal_loss; it raised here.
+    rng = np.random.default_rng(21)
+    z, y = rng.normal(0, 2, (6, 4)), rng.integers(0, 4, 6)
+    for alpha in (-1, -1.0, np.array(-1.0)):
+        value, grad = vg_softmax(z, y, alpha=alpha, gamma=1.5)
+        expected_value, expected_grad = vg_softmax(z, y, alpha=None, gamma=1.5)
+        assert value == expected_value
+        np.testing.assert_array_equal(grad, expected_grad)
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        lb.softmax_focal_loss(z, y, alpha=-0.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [None, 1])
+def test_softmax_focal_gamma_zero_is_cross_entropy_bit_for_bit(
+    dtype: type, reduction: str, ignore_index: int | None
+) -> None:
+    # It differed by up to 2 ulp; the sigmoid pair was already equal.
+    rng = np.random.default_rng(22)
+    z = (rng.normal(0, 4, (300, 5))).astype(dtype)
+    y = rng.integers(0, 5, 300)
+    kwargs = {"reduction": reduction, "ignore_index": ignore_index}
+    value, grad = vg_softmax(z, y, gamma=0.0, **kwargs)
+    expected_value, expected_grad = oracle.vg_ce(z, y, **kwargs)
+    np.testing.assert_array_equal(value, expected_value)
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert np.asarray(value).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+def test_softmax_focal_masks_drop_the_class(dtype: type, gamma: float) -> None:
+    z, y, mask = oracle.masked_logits(np.random.default_rng(23), 9, 6, dtype)
+    oracle.assert_masked_classes_drop_out(vg_softmax, z, y, mask, gamma=gamma, alpha=None)
+    with pytest.raises(ValueError, match="-inf at a target"):
+        lb.softmax_focal_loss(np.array([[0.0, -np.inf]], dtype), np.array([1]), gamma=gamma)
+    with pytest.raises(ValueError, match="all -inf"):
+        lb.softmax_focal_loss(np.full((1, 2), -np.inf, dtype), np.array([1]), gamma=gamma)

@@ -138,7 +138,9 @@ def test_softmax_ce_nan_or_inf_anywhere_is_caught(smoothing: float) -> None:
         for position in [(0, 0), (17, 4), (39, 5)]:
             z = rng.normal(size=(40, 6)).astype(np.float32)
             z[position] = bad
-            with pytest.raises(ValueError, match="logits contains"):
+            if bad == -np.inf and position[1] != 0 and not smoothing:
+                continue  # a mask off the target: accepted (test_softmax_ce.py)
+            with pytest.raises(ValueError, match=r"logits contains|-inf"):
                 vg_ce(z, np.zeros(40, int), label_smoothing=smoothing)
 
 

@@ -330,3 +330,150 @@ def test_gradient_wrappers_keep_the_signature(loss) -> None:  # type: ignore[no-
     value, g = lb.value_and_grad(loss)(z, y, **kwargs)
     assert value == loss(z, y, **kwargs)
     np.testing.assert_array_equal(g, lb.grad(loss)(z, y, **kwargs))
+
+
+# --- issue 20 ---------------------------------------------------------------------------
+
+vg_poly1 = lb.value_and_grad(lb.poly1_cross_entropy)
+
+
+def mp_poly1_smoothed(row: list, y: int, eps: float, ls: float, w: list):  # type: ignore[no-untyped-def, type-arg]
+    """PyTorch's smoothed, weighted CE plus eps w_y (1 - p_t), p_t = <(1-ls) e_y + ls/C, p>."""
+    c = len(row)
+    log_p = oracle.log_softmax(row)
+    ls_ = oracle.mpf(ls)
+    ce = (1 - ls_) * w[y] * -log_p[y] + ls_ / c * -mp.fsum(w[k] * log_p[k] for k in range(c))
+    p_t = (1 - ls_) * mp.exp(log_p[y]) + ls_ / c
+    return ce + oracle.mpf(eps) * w[y] * (1 - p_t)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("eps", [1.0, -0.5, 3.0])
+@pytest.mark.parametrize("ls", [0.1, 0.9])
+def test_poly1_label_smoothing_oracle(dtype: type, eps: float, ls: float) -> None:
+    rng = np.random.default_rng(30)
+    z = rng.normal(0, 3, (6, 4)).astype(dtype)
+    y = rng.integers(0, 4, 6)
+    w = np.array([0.5, 1.0, 2.0, 0.25])
+    value, grad = vg_poly1(z, y, epsilon=eps, weight=w, label_smoothing=ls, reduction="none")
+    wm = [oracle.mpf(x) for x in w]
+    for row, t, v_row, g_row in zip(z, y, value, grad, strict=True):
+        r = [oracle.mpf(x) for x in row]
+        exact = mp_poly1_smoothed(r, int(t), eps, ls, wm)
+        exact_grad = mp_gradient(lambda q, t=t: mp_poly1_smoothed(q, int(t), eps, ls, wm), r)
+        tol = 1e-13 if dtype == np.float64 else 2 * float(np.finfo(dtype).eps)
+        assert float(v_row) == pytest.approx(float(exact), rel=tol)
+        scale = max(abs(float(e)) for e in exact_grad)
+        np.testing.assert_allclose(
+            g_row, [float(e) for e in exact_grad], rtol=tol, atol=tol * scale
+        )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ls", [0.0, 0.2])
+def test_poly1_ignore_index_and_smoothing_numerical_gradient(reduction: str, ls: float) -> None:
+    rng = np.random.default_rng(31)
+    z, y = rng.normal(0, 2, (9, 5)), rng.integers(0, 5, 9)
+    y[[1, 4]] = -100
+    w = np.array([0.5, 1.0, 2.0, 0.0, 1.5])
+    kwargs = {"epsilon": 2.0, "weight": w, "ignore_index": -100, "label_smoothing": ls}
+    g = lb.grad(lb.poly1_cross_entropy)(z, y, reduction=reduction, **kwargs)
+    num = lb.numerical_gradient(
+        lambda x: np.sum(lb.poly1_cross_entropy(x, y, reduction=reduction, **kwargs)), z
+    )
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-9)
+    assert np.all(g[[1, 4]] == 0.0)
+    per = lb.poly1_cross_entropy(z, y, reduction="none", **kwargs)
+    assert np.all(per[[1, 4]] == 0.0)
+    # ignoring is dropping the examples
+    keep = y != -100
+    dropped = lb.poly1_cross_entropy(
+        z[keep], y[keep], reduction=reduction, **{**kwargs, "ignore_index": None}
+    )
+    np.testing.assert_allclose(
+        per[keep]
+        if reduction == "none"
+        else lb.poly1_cross_entropy(z, y, reduction=reduction, **kwargs),
+        dropped,
+        rtol=1e-14,
+    )
+
+
+def test_poly1_at_epsilon_zero_is_smoothed_cross_entropy() -> None:
+    rng = np.random.default_rng(32)
+    z, y = rng.normal(0, 2, (8, 5)), rng.integers(0, 5, 8)
+    w = rng.uniform(0.1, 2.0, 5)
+    kwargs = {"weight": w, "ignore_index": 3, "label_smoothing": 0.15}
+    np.testing.assert_allclose(
+        lb.poly1_cross_entropy(z, y, epsilon=0.0, reduction="none", **kwargs),
+        lb.softmax_cross_entropy(z, y, reduction="none", **kwargs),
+        rtol=1e-14,
+    )
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-45, 1.0, 1e300, 1e308])
+def test_poly1_mean_does_not_depend_on_the_weights_scale(scale: float) -> None:
+    # weight=np.full(C, 1e308) returned NaN (inf / inf); the CE functions already rescaled.
+    rng = np.random.default_rng(33)
+    z, y = rng.normal(0, 2, (6, 3)), rng.integers(0, 3, 6)
+    w = np.array([1.0, 0.5, 0.25])
+    value, grad = vg_poly1(z, y, weight=scale * w)
+    expected_value, expected_grad = vg_poly1(z, y, weight=w)
+    assert value == pytest.approx(expected_value, rel=1e-15)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lb.poly1_cross_entropy,
+        lambda z, y, **k: lb.logit_adjusted_cross_entropy(z, y, prior=np.ones(z.shape[-1]), **k),
+    ],
+)
+def test_bool_class_indices_raise_type_error(loss) -> None:  # type: ignore[no-untyped-def]
+    # poly1_cross_entropy read True as class 1; CE raised ValueError, focal TypeError.
+    with pytest.raises(TypeError, match="got dtype bool"):
+        loss(np.zeros((2, 3)), np.array([True, False]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ls", [0.0, 0.3])
+def test_poly1_and_logit_adjustment_take_masks(dtype: type, ls: float) -> None:
+    z, y, mask = oracle.masked_logits(np.random.default_rng(34), 9, 6, dtype)
+    oracle.assert_masked_classes_drop_out(vg_poly1, z, y, mask, epsilon=1.5)
+    value, grad = lb.value_and_grad(lb.logit_adjusted_cross_entropy)(
+        z, y, prior=np.linspace(0.1, 0.6, 6), reduction="none"
+    )
+    assert np.all(grad[mask] == 0.0)
+    assert np.all(np.isfinite(value))
+    with pytest.raises(ValueError, match="-inf at a target"):
+        lb.poly1_cross_entropy(np.array([[0.0, -np.inf]], dtype), np.array([1]))
+    if ls:
+        with pytest.raises(ValueError, match="label_smoothing"):
+            lb.poly1_cross_entropy(z, y, label_smoothing=ls)
+
+
+def test_logit_adjustment_overflow_blames_tau_and_prior() -> None:
+    # The message blamed logits, which were fine.
+    z, y = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match="tau \\* log\\(prior\\) overflows"):
+        lb.logit_adjusted_cross_entropy(z, y, prior=np.array([1e-300, 0.5, 0.5]), tau=1e307)
+    with pytest.raises(ValueError, match="adjusted logits"):
+        lb.logit_adjusted_cross_entropy(
+            np.full((2, 3), 1.7e308), y, prior=np.array([1.0, 1.0, 4.0]), tau=1e307
+        )
+
+
+def test_class_balanced_weights_are_finite_for_tiny_counts() -> None:
+    # n log(beta) underflowed to 0, and 0 / 0 gave NaN, although the docstring
+    # promises finite normalised weights.
+    for counts in ([5e-324, 1.0], [1e-320, 3.0, 7.0], [1e-310, 1e-300]):
+        w = lb.class_balanced_weights(counts, beta=0.999)
+        assert np.all(np.isfinite(w))
+        assert float(np.sum(w)) == pytest.approx(len(counts), rel=1e-15)
+        # against the oracle: w_c proportional to 1 / (1 - beta^n_c)
+        b = oracle.mpf(0.999)
+        exact = [1 / -mp.expm1(oracle.mpf(n) * mp.log(b)) for n in counts]
+        total = mp.fsum(exact)
+        for got, e in zip(w, exact, strict=True):
+            assert float(got) == pytest.approx(float(len(counts) * e / total), rel=1e-12)

@@ -444,3 +444,57 @@ def test_matches_pytorch_when_installed(reduction: str) -> None:
     np.testing.assert_allclose(value, expected.detach().numpy(), rtol=1e-12, atol=1e-14)
     for got, tensor in zip(grads, (h_t, w_t, b_t), strict=True):
         np.testing.assert_allclose(got, tensor.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+# --- issue 20 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("scale", [1e-300, 1e-45, 1e300])
+def test_class_weights_far_from_one_in_narrow_dtypes(dtype: type, scale: float) -> None:
+    # 'mean' gave 0.0, 5.675 and inf against 5.669, with NaN gradients.
+    rng = np.random.default_rng(50)
+    h = rng.standard_normal((12, 8)).astype(dtype)
+    w = rng.standard_normal((30, 8)).astype(dtype)
+    y = rng.integers(0, 30, 12)
+    cw = rng.uniform(0.5, 2.0, 30)
+    vg = lb.value_and_grad(lb.linear_cross_entropy)
+    value, grads = vg(h, w, y, class_weight=scale * cw)
+    expected_value, expected_grads = vg(h, w, y, class_weight=cw)
+    # scale * cw rounds in float64, so equal to the last few bits of the compute dtype
+    tol = 8 * float(np.finfo(dtype).eps)
+    assert value == pytest.approx(expected_value, rel=tol)
+    for got, expected in zip(grads[:2], expected_grads[:2], strict=True):
+        assert np.all(np.isfinite(got))
+        big = float(np.max(np.abs(expected)))
+        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * big)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_minus_inf_bias_masks_a_class(dtype: type) -> None:
+    rng = np.random.default_rng(51)
+    h = rng.standard_normal((10, 6)).astype(dtype)
+    w = rng.standard_normal((9, 6)).astype(dtype)
+    y = rng.integers(0, 4, 10)  # classes 4.. never targets
+    bias = rng.standard_normal(9).astype(dtype)
+    bias[[5, 7]] = -np.inf
+    vg = lb.value_and_grad(lb.linear_cross_entropy)
+    value, (dh, dw, db) = vg(h, w, y, bias=bias, reduction="sum", chunk_size=3)
+    expected_value, dz = oracle.vg_ce(h @ w.T + bias, y, reduction="sum")
+    rtol = 8 * float(np.finfo(dtype).eps)
+    assert value == pytest.approx(expected_value, rel=rtol)
+    assert np.all(db[[5, 7]] == 0.0)
+    assert np.all(dw[[5, 7]] == 0.0)
+    np.testing.assert_allclose(dh, dz @ w, rtol=1e3 * rtol, atol=rtol)
+    with pytest.raises(ValueError, match="bias is -inf \\(masked\\) at a target"):
+        lb.linear_cross_entropy(h, w, np.full(10, 5), bias=bias)
+    with pytest.raises(ValueError, match="bias is -inf for every class"):
+        lb.linear_cross_entropy(h, w, y, bias=np.full(9, -np.inf, dtype))
+    with pytest.raises(ValueError, match="bias contains \\+inf"):
+        lb.linear_cross_entropy(h, w, y, bias=np.full(9, np.inf, dtype))
+    with pytest.raises(ValueError, match=r"bias has a -inf .* label_smoothing"):
+        lb.linear_cross_entropy(h, w, y, bias=bias, label_smoothing=0.1)
+    # an ignored row may have its target masked
+    y_ignored = y.copy()
+    y_ignored[0] = 5
+    lb.linear_cross_entropy(h, w, y_ignored, bias=bias, ignore_index=5)

@@ -318,7 +318,7 @@ Y = np.array([0, 1])
         ({"target": np.array([0, -100]), "ignore_index": -1}, ValueError, "target"),
         ({"target": np.array([0, 1, 2])}, ValueError, "target holds class indices"),
         ({"target": np.array([0.5, 1.0])}, ValueError, "non-integer values"),
-        ({"target": np.array([False, True])}, ValueError, "target holds class probabilities"),
+        ({"target": np.array([False, True])}, TypeError, "got dtype bool"),
         ({"target": np.zeros((2, 2))}, ValueError, "target holds class probabilities"),
         ({"reduction": np.array(["mean"])}, ValueError, "reduction must be"),
         ({"target": np.full((2, 3), 1.5)}, ValueError, "target has entries greater than 1"),
@@ -339,8 +339,13 @@ Y = np.array([0, 1])
         ({"weight": np.array([1.0, np.inf, 1.0])}, ValueError, "weight contains an infinite"),
         ({"weight": np.array([1j, 1, 1])}, TypeError, "weight"),
         ({"logits": np.array([[0.0, np.nan, 1.0], [0, 0, 0]])}, ValueError, "logits contains NaN"),
-        ({"logits": np.array([[0.0, np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an"),
-        ({"logits": np.array([[0.0, -np.inf, 1.0], [0, 0, 0]])}, ValueError, "logits contains an"),
+        (
+            {"logits": np.array([[0.0, np.inf, 1.0], [0, 0, 0]])},
+            ValueError,
+            "logits contains \\+inf",
+        ),
+        ({"logits": np.array([[-np.inf, 0, 1.0], [0, 0, 0]])}, ValueError, "-inf at a target"),
+        ({"logits": np.full((2, 3), -np.inf)}, ValueError, "all -inf"),
         ({"logits": np.zeros((2, 0)), "target": np.array([0, 0])}, ValueError, "logits is empty"),
         ({"logits": np.float64(1.0), "target": np.array(0)}, ValueError, "logits must have"),
         ({"logits": np.array([[1j, 0, 0]]), "target": np.array([0])}, TypeError, "logits"),
@@ -356,8 +361,8 @@ def test_softmax_ce_validation(kwargs: dict, error: type, match: str) -> None:
 
 
 def test_bool_targets_with_the_shape_of_indices_name_the_dtype() -> None:
-    # The message blamed the shape (which is right) and not the dtype (which is not).
-    with pytest.raises(ValueError, match="got \\(2,\\) with dtype bool"):
+    # One check for every loss that takes class indices (issue 20): TypeError naming bool.
+    with pytest.raises(TypeError, match=r"target holds class indices.*got dtype bool"):
         lb.softmax_cross_entropy(np.zeros((2, 3)), np.array([True, False]))
 
 
@@ -382,3 +387,101 @@ def test_dense_gradient_of_the_top_class_has_no_cancellation() -> None:
         z3, np.array([0]), weight=w, label_smoothing=eps, reduction="sum"
     )
     assert oracle.ulp_error(got[0, 0], expected, np.float64) <= 4
+
+
+# --- -inf masks (issue 20) ------------------------------------------------------------
+
+
+def test_masked_logit_matches_pytorch() -> None:
+    # F.cross_entropy([[-inf, 0, 1]], [1]) is 1.3133; every loss used to raise.
+    z = np.array([[-np.inf, 0.0, 1.0], [2.0, -np.inf, -1.0]])
+    y = np.array([1, 0])
+    expected_value, expected_grad = oracle.torch_cross_entropy(z, y, reduction="none")
+    value, grad = vg_ce(z, y, reduction="none")
+    np.testing.assert_allclose(value, expected_value, rtol=8e-16 * 8)
+    np.testing.assert_allclose(grad, expected_grad, rtol=8e-16 * 8, atol=0)
+    # and to a few ulp of the 60-digit reference
+    exact = oracle.ref_softmax_ce(z, y, reduction="none")
+    assert oracle.max_ulp_error(value, exact, np.float64) <= MAX_ULP_CE[np.float64]
+    assert grad[0, 0] == 0.0
+    assert grad[1, 1] == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"weight": "w"}, {"ignore_index": 2}, {"reduction": "sum"}, {"probabilities": True}],
+)
+def test_masks_match_pytorch_on_every_path(dtype: type, options: dict) -> None:
+    rng = np.random.default_rng(20)
+    z, y, mask = oracle.masked_logits(rng, 33, 7, dtype)
+    kwargs: dict = {"reduction": options.get("reduction", "mean")}
+    if "weight" in options:
+        kwargs["weight"] = rng.uniform(0.1, 3.0, 7)
+    if "ignore_index" in options:
+        kwargs["ignore_index"] = 2
+    target: np.ndarray = y
+    if "probabilities" in options:
+        target = rng.random((33, 7)) * ~mask
+        target /= target.sum(axis=1, keepdims=True)
+    value, grad = vg_ce(z, target, **kwargs)
+    z64 = z.astype(np.float64)
+    if "probabilities" in options:
+        # PyTorch gives NaN here (0 * log 0 in its sum); its value at a logit of -1e4
+        # instead, whose exponential underflows to exactly 0, is the finite limit.
+        z64[mask] = -1e4
+    expected_value, expected_grad = oracle.torch_cross_entropy(z64, target, **kwargs)
+    rtol = 8 * float(np.finfo(dtype).eps)
+    np.testing.assert_allclose(value, expected_value, rtol=rtol)
+    np.testing.assert_allclose(
+        grad, expected_grad, rtol=rtol, atol=rtol * np.abs(expected_grad).max()
+    )
+    assert np.all(grad[mask] == 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(DTYPES),
+    n_classes=st.integers(1, 9),
+    fraction=st.floats(0.0, 0.9),
+)
+def test_masked_classes_drop_out_of_the_softmax(
+    seed: int, dtype: type, n_classes: int, fraction: float
+) -> None:
+    """A -inf class behaves as if it were not there: the loss of the shorter row, and a
+    gradient that is exactly 0 at it (fused float16/float32 and float64 paths)."""
+    z, y, mask = oracle.masked_logits(np.random.default_rng(seed), 5, n_classes, dtype, fraction)
+    oracle.assert_masked_classes_drop_out(vg_ce, z, y, mask)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("z", "target", "kwargs", "match"),
+    [
+        ([[0.0, -np.inf, 1.0]], [1], {}, "-inf at a target"),
+        ([[-np.inf, -np.inf, -np.inf], [0.0, 0.0, 0.0]], [1, 0], {}, "all -inf"),
+        ([[0.0, -np.inf, 1.0]], [0], {"label_smoothing": 0.1}, "label_smoothing"),
+        ([[0.0, -np.inf, 1.0]], [[0.5, 0.25, 0.25]], {}, "target has mass on a class"),
+        ([[0.0, np.inf, 1.0]], [0], {}, "logits contains \\+inf"),
+        ([[0.0, np.nan, 1.0]], [0], {}, "logits contains NaN"),
+    ],
+)
+def test_masks_where_the_loss_is_infinite_raise(
+    dtype: type, z: list, target: list, kwargs: dict, match: str
+) -> None:
+    logits = np.array(z, dtype)
+    for fn in (lb.softmax_cross_entropy, vg_ce):
+        with pytest.raises(ValueError, match=match):
+            fn(logits, np.array(target), **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_masked_row_that_is_ignored_counts_for_nothing(dtype: type) -> None:
+    z = np.array([[0.0, -np.inf, 1.0], [-np.inf, 0.0, 0.0]], dtype)
+    value, grad = vg_ce(z, np.array([0, 0]), ignore_index=0, reduction="sum")
+    assert value == 0.0
+    assert np.all(grad == 0.0)
+    # ... also with label smoothing, which gives only counted rows target mass
+    value, _ = vg_ce(z, np.array([0, 0]), ignore_index=0, label_smoothing=0.1, reduction="sum")
+    assert value == 0.0

@@ -147,8 +147,9 @@ def test_axis_validation(func) -> None:
         func(np.zeros((2, 2)), axis=1.0)
     with pytest.raises(ValueError, match="z is empty along axis 1"):
         func(np.zeros((2, 0)), axis=1)
-    with pytest.raises(ValueError, match="0-d input"):
-        func(1.0)
+    if func is lb.logsumexp:  # axis=-1 of a 0-d input (softmax takes it: one class)
+        with pytest.raises(ValueError, match="0-d input"):
+            func(1.0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -291,3 +292,46 @@ def test_log_softmax_is_log_of_softmax_where_both_are_finite(z: np.ndarray) -> N
 def test_logsumexp_bounds(z: np.ndarray) -> None:
     lse = lb.logsumexp(z)
     assert z.max() <= lse <= z.max() + np.log(z.size) + 1e-9 * max(1.0, abs(z.max()))
+
+
+# --- issue 20 ---------------------------------------------------------------------------
+
+
+def test_logsumexp_axes_refer_to_the_broadcast_shape() -> None:
+    # b with more dimensions than z: the axes were normalised against z alone.
+    np.testing.assert_allclose(
+        lb.logsumexp([1.0, 2.0], b=np.ones((3, 2))), [np.logaddexp(1.0, 2.0)] * 3, rtol=1e-15
+    )
+    assert lb.logsumexp(0.0, axis=None, b=[1, 2, 3]) == pytest.approx(np.log(6.0), rel=1e-15)
+    assert lb.logsumexp(np.zeros(2), axis=0, b=np.ones((4, 2))).shape == (2,)
+    scipy_special = pytest.importorskip("scipy.special")
+    z, b = np.array([[0.5, -1.0]]), np.arange(1.0, 13.0).reshape(2, 3, 2)
+    for axis in (-1, 0, 1, (0, 2), None):
+        np.testing.assert_allclose(
+            lb.logsumexp(z, axis=axis, b=b), scipy_special.logsumexp(z, axis=axis, b=b), rtol=1e-14
+        )
+
+
+@pytest.mark.parametrize("z_dtype", DTYPES)
+@pytest.mark.parametrize("b_dtype", [*DTYPES, np.int64, np.bool_])
+def test_logsumexp_dtype_follows_z_and_b(z_dtype: type, b_dtype: type) -> None:
+    result = lb.logsumexp(np.zeros(3, z_dtype), b=np.ones(3, b_dtype))
+    expected = np.result_type(z_dtype, b_dtype)
+    assert result.dtype == expected
+    value, sign = lb.logsumexp(np.zeros(3, z_dtype), b=np.ones(3, b_dtype), return_sign=True)
+    assert value.dtype == sign.dtype == expected
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_of_a_single_logit(dtype: type) -> None:
+    # "Any shape": a 0-d input is a distribution over one class (SciPy, torch: 1 and 0).
+    p, log_p = lb.softmax(dtype(3.0)), lb.log_softmax(dtype(3.0))
+    assert p.shape == log_p.shape == ()
+    assert p.dtype == log_p.dtype == dtype
+    assert p == 1.0
+    assert log_p == 0.0
+    assert lb.softmax(3.0, axis=0) == 1.0
+    with pytest.raises(ValueError, match="out of bounds"):
+        lb.softmax(3.0, axis=1)
+    with pytest.raises(ValueError, match="\\+inf"):
+        lb.softmax(np.inf)
