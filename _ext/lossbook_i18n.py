@@ -56,21 +56,8 @@ def edition(language: str | None) -> str:
 
 
 def qualify_glue(text: str, notebook: str) -> str:
-    """``{glue:text}`key` `` -> ``{glue:text}`notebook::key:s` `` (keys already qualified stay).
-
-    MyST-NB's ``glue:text`` splits the format off at the *last* colon before it looks for
-    ``::``, so ``notebook::key`` without a format would read as the key ``notebook:`` with
-    the format ``key``. A bare key therefore gets ``:s``, the format MyST-NB uses for a key
-    without one, so the number renders exactly as in the English edition.
-    """
-
-    def qualify(match: re.Match[str]) -> str:
-        role, content = match.group(1), match.group(2)
-        if role == "glue:text" and ":" not in content:
-            content += ":s"
-        return f"{{{role}}}`{notebook}::{content}`"
-
-    return GLUE_ROLE.sub(qualify, text)
+    """``{glue:text}`key` `` -> ``{glue:text}`notebook::key` `` (keys already qualified stay)."""
+    return GLUE_ROLE.sub(lambda m: f"{{{m.group(1)}}}`{notebook}::{m.group(2)}`", text)
 
 
 def rewrite_catalog(source: Path, target: Path, notebook: str) -> None:
@@ -96,8 +83,7 @@ def prepare_catalogs(srcdir: Path, language: str) -> Path:
         relative = po.relative_to(source)
         notebook = relative.with_suffix(".ipynb").name
         copy = target / relative
-        newest = max(po.stat().st_mtime, Path(__file__).stat().st_mtime)
-        if copy.is_file() and copy.stat().st_mtime >= newest:
+        if copy.is_file() and copy.stat().st_mtime >= po.stat().st_mtime:
             continue  # unchanged since the last build (Sphinx recompiles the .mo by mtime)
         rewrite_catalog(po, copy, notebook)
     return built
