@@ -99,7 +99,8 @@ def prepare_catalogs(srcdir: Path, language: str) -> Path:
         relative = po.relative_to(source)
         notebook = relative.with_suffix(".ipynb").name
         copy = target / relative
-        if copy.is_file() and copy.stat().st_mtime >= po.stat().st_mtime:
+        newest = max(po.stat().st_mtime, Path(__file__).stat().st_mtime)
+        if copy.is_file() and copy.stat().st_mtime >= newest:
             continue  # unchanged since the last build (Sphinx recompiles the .mo by mtime)
         rewrite_catalog(po, copy, notebook)
     return built
