@@ -126,6 +126,40 @@ def test_every_message_is_translated(path: Path) -> None:
     assert fuzzy == [], problem
 
 
+def unclosed_emphasis(text: str) -> bool:
+    """Whether `text`, rendered as CommonMark, still shows a literal ``**`` or ``*``.
+
+    CommonMark closes ``**`` only where the delimiter is "right-flanking": after CJK
+    punctuation such as 。 it must be followed by a space or punctuation, which Chinese
+    text never has, so ``**划分。**十次`` shows its asterisks. Math and code are masked
+    first, since their ``*`` is not emphasis.
+    """
+    from markdown_it import MarkdownIt
+
+    masked = re.sub(r"`[^`]*`", "C", re.sub(r"\$[^$]*\$", "M", text))
+    html = MarkdownIt("commonmark").render(masked)
+    return "**" in html or re.search(r"(?<![\\\w])\*(?!\s)", html) is not None
+
+
+@pytest.mark.parametrize("path", catalogs(), ids=lambda p: p.relative_to(CATALOGS).as_posix())
+def test_bold_and_italic_render_in_chinese(path: Path) -> None:
+    shown = [
+        msgstr[:70]
+        for msgid, msgstr, _ in read(path)
+        if msgstr and unclosed_emphasis(msgstr) and not unclosed_emphasis(msgid)
+    ]
+    assert shown == [], (
+        f"{len(shown)} translations would show literal asterisks (move CJK punctuation "
+        f"outside the bold: **划分**。, not **划分。**): {shown[:3]}"
+    )
+
+
+def test_emphasis_check_catches_cjk_punctuation_inside_bold() -> None:
+    assert unclosed_emphasis("**划分。**十次")
+    assert not unclosed_emphasis("**划分**。十次")
+    assert not unclosed_emphasis("$a * b$ 与 `x*y`")
+
+
 @pytest.mark.parametrize("path", catalogs(), ids=lambda p: p.relative_to(CATALOGS).as_posix())
 def test_translations_keep_every_token(path: Path) -> None:
     terms = glossary_entries()
