@@ -211,9 +211,12 @@ class RowSoftmax(NamedTuple):
     log_total: F64  # (B,) log(sum_j exp(z_j - z_top)) = log1p(rest)
     top_value: F64  # (B,) each row's largest logit
     top_complement: F64  # (B,) 1 - p[top] = rest / (1 + rest), without cancellation
+    total: F64  # (B,) 1 + rest, the divisor of exp(z - top_value)
 
 
-def row_softmax(z: F64, exact_shift: bool, work: Workspace | None = None) -> RowSoftmax:
+def row_softmax(
+    z: F64, exact_shift: bool, work: Workspace | None = None, normalize: bool = True
+) -> RowSoftmax:
     """Softmax pieces of every row of the float64 block `z` (B, C).
 
     Each row's maximum must be finite (-inf entries are fine: their
@@ -224,6 +227,11 @@ def row_softmax(z: F64, exact_shift: bool, work: Workspace | None = None) -> Row
     until the next call) and no block-size array is allocated.
 
     The log of each row's sum of exponentials is ``top_value + log_total``.
+
+    With ``normalize=False`` the two (B, C) passes that normalise are left to
+    the caller, who can fold them into its own: `log_p` then holds the shifted
+    logits ``z - top_value`` (each <= 0) and `p` their exponentials (1 at the
+    top), to be divided by ``1 + rest = exp(log_total)``.
     """
     b = z.shape[0]
     if work is None:
@@ -246,11 +254,14 @@ def row_softmax(z: F64, exact_shift: bool, work: Workspace | None = None) -> Row
     p[rows, top] = 0.0
     rest = np.sum(p, axis=1)
     log_total = np.log1p(rest)
-    log_p -= log_total[:, None]
     total = 1.0 + rest
-    p /= total[:, None]
-    p[rows, top] = 1.0 / total
-    return RowSoftmax(log_p, p, top, log_total, top_value, rest / total)
+    if normalize:
+        log_p -= log_total[:, None]
+        p /= total[:, None]
+        p[rows, top] = 1.0 / total
+    else:
+        p[rows, top] = 1.0
+    return RowSoftmax(log_p, p, top, log_total, top_value, rest / total, total)
 
 
 def _shift_error_into(z: F64, shift: F64, shifted: F64, back: F64, error: F64) -> F64:
