@@ -41,12 +41,15 @@ from lossbook._validation import check_masked_logits, check_masked_rows
 
 __all__: list[str] = []
 
-# float64 elements per block of rows: the handful of (rows, C) float64 buffers a
-# block needs (256 KiB each) stay in a 1-2 MiB L2 cache. They are allocated once
-# per call (see Workspace): a fresh array of 128 KiB or more is an mmap and a
-# page fault per page with glibc's malloc, which measured 10x slower than the
-# arithmetic on it.
-BLOCK_ELEMENTS = 32768
+# float64 elements per block of rows (512 KiB per (rows, C) buffer). The Python
+# between a block's two dozen ufunc calls costs more than the cache misses of
+# blocks larger than L2: CPU time per call at 16384, 32768, 65536 and 131072
+# elements measured 64, 55, 48 and 47 ms for probability-target CE and 47, 36, 31
+# and 31 ms for the softmax focal loss (float32 8192 x 1000, one thread, 1 MiB
+# L2 per core). The buffers are allocated once per call and thread (see
+# Workspace): a fresh array of 128 KiB or more is an mmap and a page fault per
+# page with glibc's malloc, which measured 10x slower than the arithmetic on it.
+BLOCK_ELEMENTS = 65536
 # Elements per chunk of the elementwise (sigmoid) paths, whose temporaries are
 # fresh arrays: 64 KiB each, under glibc's 128 KiB mmap threshold (measured
 # 4.6 ns per element for the binary loss's kernel, against 74 at 32768).
