@@ -169,7 +169,7 @@ def _bce_chunk(
         slope = np.multiply(negative, positive, out=work.get("bce_slope", z))
         below = np.subtract(1.0, positive, out=work.get("bce_below", z))
         slope -= np.multiply(on, below, out=below)
-        mass = np.add(negative, on, out=work.get("bce_mass", z))
+        mass = np.add(negative, on, out=below)
         softplus *= mass
     loss = np.multiply(z, slope, out=slope)
     loss += softplus
@@ -179,7 +179,7 @@ def _bce_chunk(
         return loss, None
     # sigma(z) = max(e, 1[z >= 0]) / (1 + e) and sigma(-z) = max(e, 1[z < 0]) / (1 + e),
     # e = exp(-|z|): each without a subtraction from 1.
-    one_plus = np.add(small, 1.0, out=work.get("bce_one_plus", z))
+    one_plus = np.add(small, 1.0, out=softplus)
     sig_pos = np.maximum(small, positive, out=work.get("bce_sig_pos", z))
     np.subtract(1.0, positive, out=positive)
     sig_neg = np.maximum(small, positive, out=positive)
