@@ -374,10 +374,12 @@ def _softmax_focal_blocks(
     work = _core.Workspace(min(rows_per_block, n), n_classes)
     for part in _core.row_slices(n, rows_per_block, blocks):
         block = _core.load_block(z2[part], work)
-        parts = _core.row_softmax(block, exact, work)
+        # Unnormalised: the loss needs log p only at the targets, and the gradient's
+        # row scale d / (1 + rest) normalises p in the pass that scales it.
+        parts = _core.row_softmax(block, exact, work, normalize=False)
         yb = y1[part]
         rows = np.arange(len(yb))
-        log_pt = parts.log_p[rows, yb]
+        log_pt = parts.log_p[rows, yb] - parts.log_total
         q = -np.expm1(log_pt)  # 1 - p_t, accurate also when p_t is close to 1
         row_weight = np.power(q, g)
         if class_alpha is not None:
@@ -390,12 +392,12 @@ def _softmax_focal_blocks(
         # l = -a q^g log p_t; dl/dz = D (p - onehot(y)) with D = a q^g (1 - g p_t log(p_t)/q).
         # log(p_t)/q -> -1 as q -> 0, so D stays finite for every g >= 0.
         log_over_q = np.divide(log_pt, q, out=np.full(len(yb), -1.0), where=q > 0)
-        p_t = parts.p[rows, yb]
+        p_t = parts.p[rows, yb] / parts.total
         # p_t log p_t -> 0 as p_t -> 0, also where log p_t is -inf (logits ~ +-finfo.max).
         focus = np.multiply(p_t, log_over_q, out=np.zeros(len(yb)), where=p_t > 0)
         d = row_weight * (1.0 - g * focus) * factor
         gb = parts.p
-        gb *= d[:, None]
+        gb *= (d / parts.total)[:, None]
         gb[rows, yb] = 0.0 - d * q
         grad[part] = gb
 

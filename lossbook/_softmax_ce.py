@@ -285,32 +285,37 @@ def check_index_masks(
 def _dense_ce(parts: _core.RowSoftmax, target: F64, need_grad: bool) -> tuple[F64, F64 | None]:
     """Rows of ``-sum_c t_c log p_c`` and of its gradient ``p * sum(t) - t``, one block.
 
-    `target` is any non-negative (B, C) block (weights and smoothing already
-    folded in); it is scratch, and its top entries are overwritten. The
-    gradient's top entry is formed as ``sum_{c != top} t_c p_top - t_top (1 - p_top)``
-    so that a confident, correct prediction gets a tiny gradient with full
-    relative accuracy.
+    `parts` is an unnormalised :func:`lossbook._core.row_softmax` (shifted logits
+    ``s = z - max`` and ``exp(s)``): the loss is ``sum(t) log_total + sum_c t_c (-s_c)``,
+    two non-negative terms, and the gradient scales ``exp(s)`` by ``sum(t) / (1 + rest)``
+    in one pass, so the block is never normalised on its own. `target` is any
+    non-negative (B, C) block (weights and smoothing already folded in); it is
+    scratch, and its top entries are overwritten. The gradient's top entry is formed
+    as ``sum_{c != top} t_c p_top - t_top (1 - p_top)`` so that a confident, correct
+    prediction gets a tiny gradient with full relative accuracy.
     """
-    loss = np.einsum("ij,ij->i", target, parts.log_p)
+    shifted = parts.log_p
+    loss = np.einsum("ij,ij->i", target, shifted)
     np.negative(loss, out=loss)
     odd = np.flatnonzero(np.isnan(loss))
     if odd.size:
-        # log p is -inf only beyond the float range (logits ~ +-finfo.max); 0 * inf -> 0 there.
-        t, lp = target[odd], parts.log_p[odd]
+        # s is -inf at masked entries (t = 0 there) and beyond the float range; 0 * inf -> 0.
+        t, lp = target[odd], shifted[odd]
         loss[odd] = -np.sum(np.multiply(t, lp, out=np.zeros(t.shape), where=t > 0), axis=1)
-    if not need_grad:
-        return loss, None
     rows = np.arange(target.shape[0])
     t_top = target[rows, parts.top]
     # The other classes' mass summed on its own: sum(t) - t_top cancels (13,000 ulp
     # measured in float64 for t = (1 - 1.8e-5, 1.8e-5)). `target` is a scratch block.
     target[rows, parts.top] = 0.0
     t_rest = np.sum(target, axis=1)
-    p_top = parts.p[rows, parts.top]
+    mass = t_rest + t_top
+    loss += mass * parts.log_total
+    if not need_grad:
+        return loss, None
     grad = parts.p
-    grad *= (t_rest + t_top)[:, None]
+    grad *= (mass / parts.total)[:, None]
     grad -= target
-    grad[rows, parts.top] = t_rest * p_top - t_top * parts.top_complement
+    grad[rows, parts.top] = t_rest / parts.total - t_top * parts.top_complement
     return loss, grad
 
 
@@ -348,10 +353,14 @@ def _dense_pass(
                     "target has mass on a class whose logit is -inf (a masked entry), so the "
                     "loss would be infinite"
                 )
-            loss[part], gb = _dense_ce(_core.row_softmax(block, exact, work), tb, need_grad)
+            parts = _core.row_softmax(block, exact, work, normalize=False)
+            loss[part], gb = _dense_ce(parts, tb, need_grad)
             if grad is not None and gb is not None:
-                gb *= factor
-                grad[part] = np.ldexp(gb, exponent) if exponent else gb
+                if exponent:
+                    gb *= factor
+                    grad[part] = np.ldexp(gb, exponent)
+                else:
+                    np.multiply(gb, factor, out=grad[part], casting="same_kind")
 
     _core.run_blocks(-(-n // rows), z2.size, blocks)
     if exponent:
