@@ -169,6 +169,7 @@ def browser_context() -> Iterator[Any]:
             headless=True,
             args=CHROMIUM_ARGS,
             service_workers="block",
+            viewport=DESKTOP,
         )
         context.set_default_timeout(TIMEOUT_MS)
         try:
@@ -231,7 +232,9 @@ async (timeoutMs) => {
       caption: caption ? caption.textContent.trim() : "",
       numbered: !!(caption && caption.querySelector(".caption-number")),
       naturalWidth: img.naturalWidth,
+      naturalHeight: img.naturalHeight,
       shownWidth: img.getBoundingClientRect().width,
+      shownHeight: img.getBoundingClientRect().height,
     };
   });
   const shown = (el) =>
@@ -261,9 +264,48 @@ async (timeoutMs) => {
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    distorted: distortedFigures(),
+    rawTables: rawMarkdownTables(),
+    rawRoles: [...document.querySelectorAll(".bd-article")].flatMap((article) =>
+      article.textContent.match(/\{(?:term|ref|numref|doc|eq|cite(?::[tp])?|glue(?::\w+)?|prf:ref)\}`[^`]*`/g) || []),
   };
 }
 """
+
+# Shared by the desktop and the phone checks: figures whose shown aspect ratio is more than
+# 3 % off their pixels' (an inline height that max-width cannot shrink squashes them), and
+# Markdown tables printed as text in output areas (myst-nb renders output Markdown as
+# CommonMark, which has no tables: they show as lines of "|").
+SHAPE_CHECKS = r"""
+const distortedFigures = () => [...document.querySelectorAll(".bd-article img")]
+  .filter((img) => img.naturalWidth > 0 && img.getBoundingClientRect().height > 0)
+  .map((img) => {
+    const box = img.getBoundingClientRect();
+    const ratio = (box.width / box.height) / (img.naturalWidth / img.naturalHeight);
+    return { src: (img.getAttribute("src") || "").split("/").pop().slice(0, 16), ratio,
+      shown: `${Math.round(box.width)}x${Math.round(box.height)}`,
+      natural: `${img.naturalWidth}x${img.naturalHeight}` };
+  })
+  .filter((f) => Math.abs(f.ratio - 1) > 0.03)
+  .map((f) => `${f.src}: ${f.natural} shown ${f.shown} (aspect x${f.ratio.toFixed(2)})`);
+const rawMarkdownTables = () => {
+  const found = [];
+  for (const output of document.querySelectorAll(".bd-article .cell_output")) {
+    const walker = document.createTreeWalker(output, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest("table, mjx-container")) continue;
+      const rows = node.textContent.split("\n").filter((line) => /^\s*\|.*\|.*\|\s*$/.test(line));
+      if (rows.length) found.push(rows[0].trim().slice(0, 80));
+    }
+  }
+  return found;
+};
+"""
+
+
+def with_shape_checks(function: str) -> str:
+    """`function` (a JavaScript arrow function) with SHAPE_CHECKS' helpers in its scope."""
+    return f"(arg) => {{ {SHAPE_CHECKS}\n return ({function.strip()})(arg); }}"
 
 
 def redirect_target(path: Path) -> str | None:
@@ -340,13 +382,13 @@ def test_page(
         if redirect is not None:  # index.html: a meta-refresh to the landing page
             page.wait_for_url(base_url + redirect)
             page.wait_for_load_state("load")
-        report = page.evaluate(INSPECT_PAGE, TIMEOUT_MS // 2)
+        report = page.evaluate(with_shape_checks(INSPECT_PAGE), TIMEOUT_MS // 2)
         page.wait_for_load_state("networkidle")
         serious = axe_violations(page)
         # The same page at phone width (one load per page keeps the test fast).
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(300)
-        phone = page.evaluate(PHONE_CHECK)
+        phone = page.evaluate(with_shape_checks(PHONE_CHECK))
     finally:
         page.close()
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
@@ -398,6 +440,51 @@ def test_page(
         assert phone["secondary"] == "opened", (
             f"at phone width, the contents button: {phone['secondary']}"
         )
+    assert phone.get("entryTapped", "closed") == "closed", (
+        "at phone width, tapping an entry of the contents left the drawer open"
+    )
+    assert phone["smallButtons"] == [], (
+        f"header buttons smaller than a 44 px touch target: {phone['smallButtons']}"
+    )
+    for width, distorted in ((DESKTOP["width"], report["distorted"]), (PHONE["width"], phone["distorted"])):
+        assert distorted == [], f"figures out of shape (> 3 %) at {width} px: {distorted}"
+    # Issue 19, item 4: chapter 11 prints its result tables as Markdown, which myst-nb shows
+    # as text; this fails until that notebook emits real tables (fixed on another branch).
+    assert report["rawTables"] == [], (
+        f"Markdown tables shown as text in outputs: {report['rawTables']}"
+    )
+    assert report["rawRoles"] == [], f"MyST roles shown as text: {report['rawRoles']}"
+    equations = phone["equations"]
+    EQUATIONS_AT_PHONE_WIDTH.extend((page_path, e) for e in equations)
+    scrolling = [e for e in equations if e["scrolls"]]
+    assert [e["name"] for e in scrolling if not (e["cue"] and e["focusable"])] == [], (
+        f"at {PHONE['width']} px, equations that scroll without a shadow or keyboard focus: "
+        f"{[e for e in scrolling if not (e['cue'] and e['focusable'])]}"
+    )
+    assert [e["name"] for e in equations if e.get("numberBeside")] == [], (
+        f"at {PHONE['width']} px, equation numbers beside the equation (they take its width)"
+    )
+
+
+# (page, equation) measured at phone width by test_page, for the book-wide count below.
+EQUATIONS_AT_PHONE_WIDTH: list[tuple[str, dict[str, Any]]] = []
+MAX_SCROLLING_EQUATIONS = 10
+
+
+def test_few_equations_scroll_on_a_phone() -> None:
+    """At 390 px at most MAX_SCROLLING_EQUATIONS display equations of the whole book are
+    wider than the column (MathJax 3 cannot break lines: a long one must be split in its
+    source). Needs test_page to have run on every page first (it does, in file order)."""
+    measured = {page for page, _ in EQUATIONS_AT_PHONE_WIDTH}
+    if not PAGES or not set(PAGES) - {"index.html"} <= measured | {"index.html"}:
+        pytest.skip("runs after test_page has measured every page")
+    scrolling = sorted(
+        (f"{page}: {e['name']} ({e['width']})" for page, e in EQUATIONS_AT_PHONE_WIDTH if e["scrolls"])
+    )
+    assert len(scrolling) <= MAX_SCROLLING_EQUATIONS, (
+        f"{len(scrolling)} display equations scroll sideways at {PHONE['width']} px "
+        f"(at most {MAX_SCROLLING_EQUATIONS}):\n" + "\n".join(scrolling)
+    )
 
 
 def axe_violations(page: Any) -> list[str]:
@@ -435,8 +522,38 @@ async () => {
     .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 &&
       !el.closest("dialog, .bd-sidebar-primary, .bd-sidebar-secondary"))
     .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`);
+  // Display equations: which are wider than their box (they scroll), whether each such box
+  // shows it (a shadow drawn as a background gradient) and takes the keyboard focus, and
+  // whether an equation number sits beside the equation (taking its width) or under it.
+  const equations = [...document.querySelectorAll(".bd-article div.math")]
+    .filter((div) => div.getClientRects().length > 0)
+    .map((div) => {
+      const box = div.querySelector("mjx-container");
+      const number = div.querySelector(".eqno");
+      const name = (number ? number.textContent.replace("#", "").trim() : "") ||
+        (div.id || (div.textContent || "").trim().slice(0, 40));
+      if (!box) return { name, scrolls: false };
+      const boxRect = box.getBoundingClientRect();
+      const numberRect = number && number.getBoundingClientRect();
+      return {
+        name,
+        scrolls: box.scrollWidth > box.clientWidth + 1,
+        width: `${box.scrollWidth} px in ${box.clientWidth} px`,
+        cue: /gradient/.test(getComputedStyle(box).backgroundImage),
+        focusable: box.tabIndex >= 0,
+        numberBeside: !!numberRect && numberRect.width > 0 && numberRect.top < boxRect.bottom - 2,
+      };
+    });
+  // Header buttons a finger can hit: at least 44 x 44 px.
+  const smallButtons = [...document.querySelectorAll(
+    ".bd-header-article .btn, .bd-header-article .sidebar-toggle")]
+    .filter(visible).map((el) => [el, el.getBoundingClientRect()])
+    .filter(([, box]) => box.width > 0 && (box.width < 43.5 || box.height < 43.5))
+    .map(([el, box]) => `${el.getAttribute("title") || el.getAttribute("aria-label") ||
+      el.className}: ${Math.round(box.width)}x${Math.round(box.height)}`);
   const result = {
     scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, widest,
+    distorted: distortedFigures(), equations, smallButtons,
   };
   const toggles = [["primary", ".primary-toggle"], ["secondary", ".secondary-toggle"]];
   for (const [name, selector] of toggles) {
@@ -445,6 +562,15 @@ async () => {
     buttons[0].click();
     await new Promise((done) => setTimeout(done, 400));
     result[name] = opened(name) ? "opened" : "did not open";
+    // Tapping an entry of the page's contents moves to it and closes the drawer.
+    const dialog = document.querySelector(`dialog[id*="${name}"]`);
+    const entry = name === "secondary" && dialog && dialog.open &&
+      [...dialog.querySelectorAll('a[href^="#"]')].find(visible);
+    if (entry) {
+      entry.click();
+      await new Promise((done) => setTimeout(done, 300));
+      result.entryTapped = dialog.open ? "drawer still open" : "closed";
+    }
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
     document.querySelectorAll("input.sidebar-toggle:checked")

@@ -5,6 +5,12 @@ page, ``_ext/lossbook_site.py``). This serves ``_build/html`` from 127.0.0.1, op
 page in headless Chromium (Debian's ``chromium``, through Playwright), waits for MathJax
 and the images, and prints it with the print stylesheet (code wraps instead of being cut).
 Requests to any other host are blocked.
+
+The PDF is tagged (accessible) and has a bookmark outline taken from the headings (parts,
+chapters, sections: ``book/print.html`` sets their levels). The contents list gets its
+page numbers from a first printing: the page on which each chapter's named destination
+lands, read with pypdf, is written into the list and the page is printed again (the
+placeholder has the same width, so nothing moves).
 """
 
 from __future__ import annotations
@@ -39,6 +45,71 @@ def chromium() -> str | None:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+PDF_OPTIONS: dict[str, Any] = {
+    "format": "A4",
+    "print_background": True,
+    "margin": {"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
+    "display_header_footer": True,
+    "header_template": "<span></span>",
+    "footer_template": '<div style="font-size:8px;width:100%;text-align:center">'
+    '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
+    "tagged": True,
+    "outline": True,
+}
+
+# Writes each page number into the contents list; returns the entries it found none for.
+FILL_PAGE_NUMBERS = """(numbers) => {
+  const missing = [];
+  for (const span of document.querySelectorAll(".lossbook-toc-page[data-target]")) {
+    const number = numbers[span.dataset.target];
+    if (number === undefined) missing.push(span.dataset.target);
+    else span.textContent = String(number);
+  }
+  return missing;
+}"""
+
+
+def chapter_pages(pdf: bytes) -> dict[str, int]:
+    """Named destination ("page-01_information") -> 1-based page number, in a printed PDF."""
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    found = {}
+    for name, destination in reader.named_destinations.items():
+        if name.startswith("/page-"):
+            page = reader.get_destination_page_number(destination)
+            if page is not None and page >= 0:
+                found[name[1:]] = page + 1
+    return found
+
+
+def replace_front_pages(book: bytes, front_pages: bytes, count: int) -> bytes:
+    """`book` with the drawing of its first `count` pages taken from `front_pages`.
+
+    The page objects stay, and with them everything that points at them (bookmarks,
+    named destinations, link annotations, the tag tree): both printings come from the same
+    layout, and the page numbers written into the contents have the placeholder's width.
+    """
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(book)))
+    patch = PdfReader(io.BytesIO(front_pages))
+    if len(patch.pages) != count:
+        raise RuntimeError(f"reprinted {len(patch.pages)} front pages, expected {count}")
+    for index in range(count):
+        source, target = patch.pages[index], writer.pages[index]
+        for key in ("/Contents", "/Resources"):
+            target[NameObject(key)] = source.raw_get(key).clone(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def main() -> int:
@@ -81,17 +152,17 @@ def main() -> int:
                 new Promise((done) => { img.onload = img.onerror = done; })));
               await document.fonts.ready;
             }""")
-            page.pdf(
-                path=str(SITE / PDF),
-                format="A4",
-                print_background=True,
-                margin={"top": "16mm", "bottom": "16mm", "left": "14mm", "right": "14mm"},
-                display_header_footer=True,
-                header_template="<span></span>",
-                footer_template='<div style="font-size:8px;width:100%;text-align:center">'
-                '<span class="pageNumber"></span> / <span class="totalPages"></span></div>',
-            )
+            book = page.pdf(**PDF_OPTIONS)
+            numbers = chapter_pages(book)
+            missing = page.evaluate(FILL_PAGE_NUMBERS, numbers)
+            if missing:
+                print(f"contents entries without a page: {missing}", file=sys.stderr)
+                return 1
+            # Only the front pages (title and contents) changed: print just those again.
+            front = min(numbers.values()) - 1
+            contents = page.pdf(**PDF_OPTIONS, page_ranges=f"1-{front}")
             instance.close()
+        (SITE / PDF).write_bytes(replace_front_pages(book, contents, front))
     finally:
         server.shutdown()
         server.server_close()
