@@ -421,7 +421,7 @@ def write_print_page(app: Sphinx) -> None:
         shift = 1 if doc in parts else 0
         body = re.sub(
             r"<h([1-6])(?=[\s>])",
-            lambda m: f'<h{m.group(1)} aria-level="{min(int(m.group(1)) + shift, 6)}"',
+            lambda m, shift=shift: f'<h{m.group(1)} aria-level="{min(int(m.group(1)) + shift, 6)}"',
             body,
         )
         part = parts.get(doc)
@@ -456,7 +456,9 @@ def write_print_page(app: Sphinx) -> None:
             f'href="#page-{name}"><span class="lossbook-toc-title">{html_escape(prefix + title)}'
             f'</span><span class="lossbook-toc-page" data-target="page-{name}">000</span></a></li>'
         )
-    toc = '<nav aria-label="Book" class="lossbook-print-toc"><ul class="nav section-nav flex-column">'
+    toc = (
+        '<nav aria-label="Book" class="lossbook-print-toc"><ul class="nav section-nav flex-column">'
+    )
     toc += "".join(entries) + "</ul></nav>"
     start = page.find('<div id="jb-print-toc">')
     if start != -1:

@@ -16,14 +16,20 @@ placeholder has the same width, so nothing moves).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import sys
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+# pypdf warns about harmless quirks of Chromium's PDFs ("Object count ... exceeds defined
+# trailer size").
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("LOSSBOOK_SITE", ROOT / "_build" / "html"))
@@ -87,8 +93,25 @@ def chapter_pages(pdf: bytes) -> dict[str, int]:
     return found
 
 
-def replace_front_pages(book: bytes, front_pages: bytes, count: int) -> bytes:
-    """`book` with the drawing of its first `count` pages taken from `front_pages`.
+# The printed headings' text, in document order: one per bookmark. Chromium's bookmark
+# titles repeat a heading's text when the heading moved to the next page (break-after:
+# avoid) and drop the spaces at its line breaks and its mathematics ("A shortcut when  is").
+PRINTED_HEADINGS = """() => [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")]
+  .filter((h) => h.getClientRects().length > 0 && getComputedStyle(h).visibility !== "hidden")
+  .map((h) => {
+    const copy = h.cloneNode(true);
+    copy.querySelectorAll(".headerlink").forEach((el) => el.remove());
+    copy.querySelectorAll("mjx-container").forEach((math) => {
+      const spoken = math.querySelector("mjx-assistive-mml");
+      math.replaceWith(spoken ? spoken.textContent : "");
+    });
+    return copy.textContent.replace(/\\s+/g, " ").trim();
+  })"""
+
+
+def finish(book: bytes, front_pages: bytes, count: int, headings: list[str]) -> bytes:
+    """`book` with the drawing of its first `count` pages taken from `front_pages`, and
+    its bookmarks titled with `headings`.
 
     The page objects stay, and with them everything that points at them (bookmarks,
     named destinations, link annotations, the tag tree): both printings come from the same
@@ -97,7 +120,7 @@ def replace_front_pages(book: bytes, front_pages: bytes, count: int) -> bytes:
     import io
 
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject
+    from pypdf.generic import NameObject, TextStringObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(book)))
     patch = PdfReader(io.BytesIO(front_pages))
@@ -107,9 +130,27 @@ def replace_front_pages(book: bytes, front_pages: bytes, count: int) -> bytes:
         source, target = patch.pages[index], writer.pages[index]
         for key in ("/Contents", "/Resources"):
             target[NameObject(key)] = source.raw_get(key).clone(writer)
+    items = list(_outline_items(writer))
+    if len(items) != len(headings):
+        raise RuntimeError(f"{len(items)} bookmarks for {len(headings)} printed headings")
+    for item, title in zip(items, headings, strict=True):
+        item[NameObject("/Title")] = TextStringObject(title)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _outline_items(writer: Any) -> Iterator[Any]:
+    """The bookmark dictionaries of a PDF, in document order (depth first)."""
+    outlines = writer.root_object.get("/Outlines")
+    stack = [outlines.get_object()["/First"].get_object()] if outlines else []
+    while stack:
+        item = stack.pop()
+        yield item
+        if "/Next" in item:
+            stack.append(item["/Next"].get_object())
+        if "/First" in item:
+            stack.append(item["/First"].get_object())
 
 
 def main() -> int:
@@ -161,8 +202,9 @@ def main() -> int:
             # Only the front pages (title and contents) changed: print just those again.
             front = min(numbers.values()) - 1
             contents = page.pdf(**PDF_OPTIONS, page_ranges=f"1-{front}")
+            headings = page.evaluate(PRINTED_HEADINGS)
             instance.close()
-        (SITE / PDF).write_bytes(replace_front_pages(book, contents, front))
+        (SITE / PDF).write_bytes(finish(book, contents, front, headings))
     finally:
         server.shutdown()
         server.server_close()
