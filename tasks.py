@@ -15,9 +15,9 @@ The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
 (``python tasks.py unit --no-venv``) the running interpreter is used as it is,
 as in CI's version matrix, which installs its own NumPy. ``test`` also installs
-Debian's Chromium for the browser test and its CJK font (``fonts-noto-cjk``, for the
-PDF's Chinese) when missing and the command runs
-as root on a Debian-like system (as in CI); elsewhere the browser test is
+Debian's Chromium for the browser test and a CJK font (``fonts-noto-cjk``, for the
+PDF's Chinese) when missing and the command runs as root on a Debian-like system
+(as in CI); elsewhere the browser test is
 skipped with a message saying how to install it.
 
 Each notebook is executed once per ``test``: the book is built from the

@@ -26,8 +26,10 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml`` (issue 15). No net
    CHTML TeX component, its web fonts and the accessibility extensions its menu loads are
    kept.
 6. **Whole-book PDF.** ``book/print.html`` concatenates every page of the table of
-   contents into one page (printed to ``lossbook.pdf`` by ``tools/print_pdf.py``); the
-   landing page links to the PDF.
+   contents into one page (printed to ``lossbook.pdf`` by ``tools/print_pdf.py``), with a
+   title for each part, headings one level down inside parts (``aria-level``, from which
+   Chromium builds the PDF's bookmarks and tags) and a contents list whose page numbers
+   the printer fills in; the landing page links to the PDF.
 7. **Readable notebooks.** The downloadable ``_sources/book/*.ipynb`` are replaced by
    copies with glued numbers and resolved references (``tools/readable_notebooks.py``),
    and the Colab/Binder buttons open the same copies on the ``notebooks`` branch
