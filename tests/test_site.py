@@ -487,7 +487,11 @@ MAX_SCROLLING_EQUATIONS = 10
 def test_few_equations_scroll_on_a_phone() -> None:
     """At 390 px at most MAX_SCROLLING_EQUATIONS display equations of the whole book are
     wider than the column (MathJax 3 cannot break lines: a long one must be split in its
-    source). Needs test_page to have run on every page first (it does, in file order)."""
+    source). Needs test_page to have run on every page first (it does, in file order).
+
+    Issue 19: after the site's CSS and script (numbers under equations, long equations set
+    up to 25 % smaller), 26 of 116 still scroll; this fails until the longest are split into
+    lines in the chapters' sources (or MathJax 4, which breaks lines, replaces MathJax 3)."""
     measured = {page for page, _ in EQUATIONS_AT_PHONE_WIDTH}
     if not PAGES or not set(PAGES) - {"index.html"} <= measured | {"index.html"}:
         pytest.skip("runs after test_page has measured every page")
