@@ -20,8 +20,9 @@ The environment is the pinned ``requirements.txt`` in ``.venv``; it is rebuilt
 only when ``requirements.txt`` or ``pyproject.toml`` change. With ``--no-venv``
 (``python tasks.py unit --no-venv``) the running interpreter is used as it is,
 as in CI's version matrix, which installs its own NumPy. ``test`` also installs
-Debian's Chromium for the browser test when it is missing and the command runs
-as root on a Debian-like system (as in CI); elsewhere the browser test is
+Debian's Chromium for the browser test and a CJK font (``fonts-noto-cjk``, for the
+PDF's Chinese) when missing and the command runs as root on a Debian-like system
+(as in CI); elsewhere the browser test is
 skipped with a message saying how to install it.
 
 Each notebook is executed once per ``test``: the book is built from the
@@ -119,17 +120,36 @@ def build_book() -> None:
     run([python(), "-m", "tools.translations", "build"], env=venv_env())
 
 
+def has_chinese_font() -> bool:
+    """A font with Simplified Chinese glyphs, so the PDF prints 交叉熵 instead of empty boxes."""
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+    )
+    return bool(listed.stdout.strip())
+
+
 def ensure_chromium() -> None:
-    """Install Debian's Chromium when missing and we may (root, apt-get present)."""
-    if shutil.which("chromium") or shutil.which("chromium-browser"):
+    """Install Debian's Chromium, and a CJK font for the PDF (fonts-noto-cjk), when missing
+    and we may (root, apt-get present)."""
+    missing = []
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        missing.append("chromium")
+    if not has_chinese_font():
+        missing.append("fonts-noto-cjk")
+    if not missing:
         return
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not (is_root and shutil.which("apt-get")):
-        print("Chromium not found and cannot be installed here; the browser test will be skipped.")
+        print(
+            f"{' and '.join(missing)} not found and cannot be installed here: without Chromium "
+            "the browser test is skipped; without a CJK font the PDF's Chinese is empty boxes."
+        )
         return
     apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(["apt-get", "update", "-qq"], env=apt_env)
-    run(["apt-get", "install", "-y", "-qq", "chromium"], env=apt_env)
+    run(["apt-get", "install", "-y", "-qq", *missing], env=apt_env)
 
 
 def test(_: list[str]) -> None:

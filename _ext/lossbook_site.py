@@ -26,8 +26,10 @@ Loaded through ``sphinx.local_extensions`` in ``_config.yml`` (issue 15). No net
    CHTML TeX component, its web fonts and the accessibility extensions its menu loads are
    kept.
 6. **Whole-book PDF.** ``book/print.html`` concatenates every page of the table of
-   contents into one page (printed to ``lossbook.pdf`` by ``tools/print_pdf.py``); the
-   landing page links to the PDF.
+   contents into one page (printed to ``lossbook.pdf`` by ``tools/print_pdf.py``), with a
+   title for each part, headings one level down inside parts (``aria-level``, from which
+   Chromium builds the PDF's bookmarks and tags) and a contents list whose page numbers
+   the printer fills in; the landing page links to the PDF.
 7. **Readable notebooks.** The downloadable ``_sources/book/*.ipynb`` are replaced by
    copies with glued numbers and resolved references (``tools/readable_notebooks.py``),
    and the Colab/Binder buttons open the same copies, committed in ``notebooks/`` on the
@@ -420,6 +422,7 @@ def write_print_page(app: Sphinx) -> None:
         )
         return
     included = {posixpath.basename(doc) for doc in pages}
+    parts = _parts(app)
     articles = []
     for doc in pages:
         html = (outdir / f"{doc}.html").read_text(encoding="utf-8")
@@ -438,26 +441,49 @@ def write_print_page(app: Sphinx) -> None:
             body,
         )
         name = posixpath.basename(doc)
+        # Headings one level down inside a part (Part > Chapter > Section), for the PDF's
+        # bookmarks and tags, which Chromium takes from the accessibility tree's levels.
+        shift = 1 if doc in parts else 0
+        body = re.sub(
+            r"<h([1-6])(?=[\s>])",
+            lambda m, shift=shift: f'<h{m.group(1)} aria-level="{min(int(m.group(1)) + shift, 6)}"',
+            body,
+        )
+        part = parts.get(doc)
+        heading = (
+            f'<h1 class="lossbook-print-part">{html_escape(part)}</h1>'
+            if part and next(d for d in pages if parts.get(d) == part) == doc
+            else ""
+        )
         articles.append(
-            f'<section class="lossbook-print-chapter" id="page-{name}">{body}</section>'
+            f'<section class="lossbook-print-chapter" id="page-{name}">{heading}{body}</section>'
         )
     template = (outdir / f"{pages[0]}.html").read_text(encoding="utf-8")
     match = _ARTICLE.search(template)
     assert match is not None
     page = template[: match.start(2)] + "\n".join(articles) + template[match.end(2) :]
     page = re.sub(r'<html lang="([^"]*)"', r'<html lang="\1" class="lossbook-print"', page, count=1)
-    # The print-only contents of the template list one page's sections: list the book's.
-    entries = []
+    # The print-only contents of the template list one page's sections: list the book's,
+    # by part, with a page number that tools/print_pdf.py fills in after a first printing
+    # (the placeholder keeps the same width, so the numbers do not move the pages).
+    entries, current = [], None
     for doc in pages:
+        part = parts.get(doc)
+        if part != current and part is not None:
+            entries.append(f'<li class="lossbook-toc-part">{html_escape(part)}</li>')
+        current = part
         number = env.toc_secnumbers.get(doc, {}).get("")
         prefix = ".".join(map(str, number)) + ". " if number else ""
         title = env.titles[doc].astext() if doc in env.titles else doc
         name = posixpath.basename(doc)
         entries.append(
             f'<li class="toc-h2 nav-item toc-entry"><a class="reference internal nav-link" '
-            f'href="#page-{name}">{html_escape(prefix + title)}</a></li>'
+            f'href="#page-{name}"><span class="lossbook-toc-title">{html_escape(prefix + title)}'
+            f'</span><span class="lossbook-toc-page" data-target="page-{name}">000</span></a></li>'
         )
-    toc = '<nav aria-label="Book"><ul class="nav section-nav flex-column">'
+    toc = (
+        '<nav aria-label="Book" class="lossbook-print-toc"><ul class="nav section-nav flex-column">'
+    )
     toc += "".join(entries) + "</ul></nav>"
     start = page.find('<div id="jb-print-toc">')
     if start != -1:
@@ -465,7 +491,28 @@ def write_print_page(app: Sphinx) -> None:
         nav_end = page.find("</nav>", nav_start)
         if nav_start != -1 and nav_end != -1:
             page = page[:nav_start] + toc + page[nav_end + len("</nav>") :]
+    # The template's print-only title repeats the first page's heading: in the PDF it is the
+    # title page, a top-level bookmark like "Contents" (an h2 of the template).
+    page = page.replace(
+        '<div id="jb-print-docs-body" class="onlyprint">\n    <h1>',
+        '<div id="jb-print-docs-body" class="onlyprint">\n    <h1 class="lossbook-print-title">',
+        1,
+    )
+    page = page.replace("<h2> Contents </h2>", '<h2 aria-level="1">Contents</h2>', 1)
     (outdir / PRINT_PAGE).write_text(page, encoding="utf-8")
+
+
+def _parts(app: Sphinx) -> dict[str, str]:
+    """docname -> caption of the part (a captioned toctree of the root page) it is in."""
+    from sphinx import addnodes
+
+    found: dict[str, str] = {}
+    for toctree in app.env.get_doctree(app.config.root_doc).findall(addnodes.toctree):
+        caption = toctree.get("caption")
+        if caption:
+            for _title, doc in toctree.get("entries", []):
+                found.setdefault(doc, caption)
+    return found
 
 
 _SEARCH_SCRIPTS = re.compile(

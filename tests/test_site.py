@@ -23,9 +23,17 @@ and, for issue 15 (every door a reader uses):
   (not a file name), and twice as many pixels as it is displayed with (sharp at 2x);
 * mark every run of Chinese text ``lang="zh-Hans"``;
 * at phone width (390 px): scroll no wider than the screen, and open the navigation and
-  the page contents by clicking their buttons.
+  the page contents by clicking their buttons; tapping a contents entry closes the drawer;
+  header buttons are 44 px touch targets; an equation number sits under its equation;
+  a display equation that scrolls sideways shows a shadow and takes the keyboard focus;
+* (issue 19) keep every figure's aspect ratio within 3 % at 1366 px and at 390 px; show no
+  Markdown table as text in an output and no MyST role as text.
 
-The site-wide tests check the whole-book PDF linked from the landing page, the search
+Site-wide: at most MAX_SCROLLING_EQUATIONS display equations of the book scroll at 390 px.
+
+The site-wide tests check the whole-book PDF linked from the landing page (with pypdf:
+tagged, bookmarks for parts and chapters, a contents list with the right page numbers,
+>= 100 Chinese characters extractable, no "Show code cell source" stubs), the search
 summaries and the bibliography order. The downloadable notebooks and the launch buttons
 are checked by tests/test_readable_notebooks.py.
 
@@ -170,6 +178,7 @@ def browser_context() -> Iterator[Any]:
             headless=True,
             args=CHROMIUM_ARGS,
             service_workers="block",
+            viewport=DESKTOP,
         )
         context.set_default_timeout(TIMEOUT_MS)
         try:
@@ -232,7 +241,9 @@ async (timeoutMs) => {
       caption: caption ? caption.textContent.trim() : "",
       numbered: !!(caption && caption.querySelector(".caption-number")),
       naturalWidth: img.naturalWidth,
+      naturalHeight: img.naturalHeight,
       shownWidth: img.getBoundingClientRect().width,
+      shownHeight: img.getBoundingClientRect().height,
     };
   });
   const shown = (el) =>
@@ -262,9 +273,49 @@ async (timeoutMs) => {
     brokenImages: images.filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    distorted: distortedFigures(),
+    rawTables: rawMarkdownTables(),
+    rawRoles: [...document.querySelectorAll(".bd-article")].flatMap((article) =>
+      article.textContent.match(new RegExp("\\{(?:term|ref|numref|doc|eq|cite(?::[tp])?|" +
+        "glue(?::\\w+)?|prf:ref)\\}`[^`]*`", "g")) || []),
   };
 }
 """
+
+# Shared by the desktop and the phone checks: figures whose shown aspect ratio is more than
+# 3 % off their pixels' (an inline height that max-width cannot shrink squashes them), and
+# Markdown tables printed as text in output areas (myst-nb renders output Markdown as
+# CommonMark, which has no tables: they show as lines of "|").
+SHAPE_CHECKS = r"""
+const distortedFigures = () => [...document.querySelectorAll(".bd-article img")]
+  .filter((img) => img.naturalWidth > 0 && img.getBoundingClientRect().height > 0)
+  .map((img) => {
+    const box = img.getBoundingClientRect();
+    const ratio = (box.width / box.height) / (img.naturalWidth / img.naturalHeight);
+    return { src: (img.getAttribute("src") || "").split("/").pop().slice(0, 16), ratio,
+      shown: `${Math.round(box.width)}x${Math.round(box.height)}`,
+      natural: `${img.naturalWidth}x${img.naturalHeight}` };
+  })
+  .filter((f) => Math.abs(f.ratio - 1) > 0.03)
+  .map((f) => `${f.src}: ${f.natural} shown ${f.shown} (aspect x${f.ratio.toFixed(2)})`);
+const rawMarkdownTables = () => {
+  const found = [];
+  for (const output of document.querySelectorAll(".bd-article .cell_output")) {
+    const walker = document.createTreeWalker(output, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest("table, mjx-container")) continue;
+      const rows = node.textContent.split("\n").filter((line) => /^\s*\|.*\|.*\|\s*$/.test(line));
+      if (rows.length) found.push(rows[0].trim().slice(0, 80));
+    }
+  }
+  return found;
+};
+"""
+
+
+def with_shape_checks(function: str) -> str:
+    """`function` (a JavaScript arrow function) with SHAPE_CHECKS' helpers in its scope."""
+    return f"(arg) => {{ {SHAPE_CHECKS}\n return ({function.strip()})(arg); }}"
 
 
 def redirect_target(path: Path) -> str | None:
@@ -341,16 +392,19 @@ def test_page(
         if redirect is not None:  # index.html: a meta-refresh to the landing page
             page.wait_for_url(base_url + redirect)
             page.wait_for_load_state("load")
-        report = page.evaluate(INSPECT_PAGE, TIMEOUT_MS // 2)
+        report = page.evaluate(with_shape_checks(INSPECT_PAGE), TIMEOUT_MS // 2)
         page.wait_for_load_state("networkidle")
         serious = axe_violations(page)
         # The same page at phone width (one load per page keeps the test fast).
         page.set_viewport_size(PHONE)
-        page.wait_for_timeout(300)
-        phone = page.evaluate(PHONE_CHECK)
+        page.wait_for_timeout(600)  # lossbook-site.js refits equations 150 ms after a resize
+        phone = page.evaluate(with_shape_checks(PHONE_CHECK))
     finally:
         page.close()
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
+    # Kept before any assertion, for the book-wide count of test_few_equations_scroll_on_a_phone.
+    EQUATIONS_AT_PHONE_WIDTH.extend((page_path, e) for e in phone["equations"])
+    PAGES_MEASURED_AT_PHONE_WIDTH.add(page_path)
 
     origin = base_url.rstrip("/")
     broken_links = sorted(
@@ -399,6 +453,61 @@ def test_page(
         assert phone["secondary"] == "opened", (
             f"at phone width, the contents button: {phone['secondary']}"
         )
+    assert phone.get("entryTapped", "closed") == "closed", (
+        "at phone width, tapping an entry of the contents left the drawer open"
+    )
+    assert phone["smallButtons"] == [], (
+        f"header buttons smaller than a 44 px touch target: {phone['smallButtons']}"
+    )
+    for width, distorted in (
+        (DESKTOP["width"], report["distorted"]),
+        (PHONE["width"], phone["distorted"]),
+    ):
+        assert distorted == [], f"figures out of shape (> 3 %) at {width} px: {distorted}"
+    # Issue 19, item 4: chapter 11 prints its result tables as Markdown, which myst-nb shows
+    # as text; this fails until that notebook emits real tables (fixed on another branch).
+    assert report["rawTables"] == [], (
+        f"Markdown tables shown as text in outputs: {report['rawTables']}"
+    )
+    assert report["rawRoles"] == [], f"MyST roles shown as text: {report['rawRoles']}"
+    equations = phone["equations"]
+    scrolling = [e for e in equations if e["scrolls"]]
+    assert [e["name"] for e in scrolling if not (e["cue"] and e["focusable"])] == [], (
+        f"at {PHONE['width']} px, equations that scroll without a shadow or keyboard focus: "
+        f"{[e for e in scrolling if not (e['cue'] and e['focusable'])]}"
+    )
+    assert [e["name"] for e in equations if e.get("numberBeside")] == [], (
+        f"at {PHONE['width']} px, equation numbers beside the equation (they take its width)"
+    )
+
+
+# (page, equation) measured at phone width by test_page, for the book-wide count below.
+EQUATIONS_AT_PHONE_WIDTH: list[tuple[str, dict[str, Any]]] = []
+PAGES_MEASURED_AT_PHONE_WIDTH: set[str] = set()
+MAX_SCROLLING_EQUATIONS = 10
+
+
+def test_few_equations_scroll_on_a_phone() -> None:
+    """At 390 px at most MAX_SCROLLING_EQUATIONS display equations of the whole book are
+    wider than the column (MathJax 3 cannot break lines: a long one must be split in its
+    source). Needs test_page to have run on every page first (it does, in file order).
+
+    Issue 19: after the site's CSS and script (numbers under equations, long equations set
+    up to 25 % smaller), 26 of 116 still scroll; this fails until the longest are split into
+    lines in the chapters' sources (or MathJax 4, which breaks lines, replaces MathJax 3)."""
+    if not PAGES or not set(PAGES) <= PAGES_MEASURED_AT_PHONE_WIDTH:
+        pytest.skip("runs after test_page has measured every page")
+    scrolling = sorted(
+        (
+            f"{page}: {e['name']} ({e['width']})"
+            for page, e in EQUATIONS_AT_PHONE_WIDTH
+            if e["scrolls"]
+        )
+    )
+    assert len(scrolling) <= MAX_SCROLLING_EQUATIONS, (
+        f"{len(scrolling)} display equations scroll sideways at {PHONE['width']} px "
+        f"(at most {MAX_SCROLLING_EQUATIONS}):\n" + "\n".join(scrolling)
+    )
 
 
 def axe_violations(page: Any) -> list[str]:
@@ -436,8 +545,38 @@ async () => {
     .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 &&
       !el.closest("dialog, .bd-sidebar-primary, .bd-sidebar-secondary"))
     .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`);
+  // Display equations: which are wider than their box (they scroll), whether each such box
+  // shows it (a shadow drawn as a background gradient) and takes the keyboard focus, and
+  // whether an equation number sits beside the equation (taking its width) or under it.
+  const equations = [...document.querySelectorAll(".bd-article div.math")]
+    .filter((div) => div.getClientRects().length > 0)
+    .map((div) => {
+      const box = div.querySelector("mjx-container");
+      const number = div.querySelector(".eqno");
+      const name = (number ? number.textContent.replace("#", "").trim() : "") ||
+        (div.id || (div.textContent || "").trim().slice(0, 40));
+      if (!box) return { name, scrolls: false };
+      const boxRect = box.getBoundingClientRect();
+      const numberRect = number && number.getBoundingClientRect();
+      return {
+        name,
+        scrolls: box.scrollWidth > box.clientWidth + 1,
+        width: `${box.scrollWidth} px in ${box.clientWidth} px`,
+        cue: /gradient/.test(getComputedStyle(box).backgroundImage),
+        focusable: box.tabIndex >= 0,
+        numberBeside: !!numberRect && numberRect.width > 0 && numberRect.top < boxRect.bottom - 2,
+      };
+    });
+  // Header buttons a finger can hit: at least 44 x 44 px.
+  const smallButtons = [...document.querySelectorAll(
+    ".bd-header-article .btn, .bd-header-article .sidebar-toggle")]
+    .filter(visible).map((el) => [el, el.getBoundingClientRect()])
+    .filter(([, box]) => box.width > 0 && (box.width < 43.5 || box.height < 43.5))
+    .map(([el, box]) => `${el.getAttribute("title") || el.getAttribute("aria-label") ||
+      el.className}: ${Math.round(box.width)}x${Math.round(box.height)}`);
   const result = {
     scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, widest,
+    distorted: distortedFigures(), equations, smallButtons,
   };
   const toggles = [["primary", ".primary-toggle"], ["secondary", ".secondary-toggle"]];
   for (const [name, selector] of toggles) {
@@ -446,6 +585,21 @@ async () => {
     buttons[0].click();
     await new Promise((done) => setTimeout(done, 400));
     result[name] = opened(name) ? "opened" : "did not open";
+    // Tapping an entry of the page's contents moves to it and closes the drawer.
+    const dialog = document.querySelector(`dialog[id*="${name}"]`);
+    const entry = name === "secondary" && dialog && dialog.open &&
+      [...dialog.querySelectorAll('a[href^="#"]')].find(visible);
+    if (entry) {
+      // A click where a finger would tap: the theme closes a dialog on clicks whose
+      // coordinates fall outside it, and a bare entry.click() is at (0, 0).
+      const spot = entry.getBoundingClientRect();
+      entry.dispatchEvent(new MouseEvent("click", {
+        bubbles: true, cancelable: true, view: window,
+        clientX: spot.left + spot.width / 2, clientY: spot.top + spot.height / 2,
+      }));
+      await new Promise((done) => setTimeout(done, 300));
+      result.entryTapped = dialog.open ? "drawer still open" : "closed";
+    }
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
     document.querySelectorAll("input.sidebar-toggle:checked")
@@ -458,6 +612,9 @@ async () => {
 
 
 def test_landing_page_links_the_whole_book_pdf() -> None:
+    """The PDF is a book: linked from the landing page, tagged, with bookmarks for every
+    part and chapter, a contents list whose page numbers are right, its Chinese printed as
+    text, and none of the web's "Show code cell source" stubs."""
     if not PAGES:
         unavailable(f"the built book {SITE} is missing", BUILD_BOOK)
     landing = redirect_target(SITE / "index.html") or "index.html"
@@ -468,11 +625,55 @@ def test_landing_page_links_the_whole_book_pdf() -> None:
     assert pdf.is_file(), (
         f"the PDF linked from {landing} is missing: {pdf} (run `python3 tasks.py book`)"
     )
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF-")
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    import logging
+
+    import yaml
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    reader = PdfReader(pdf)
+    pages = len(reader.pages)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     chapters = len(list((ROOT / "book").glob("[0-9][0-9]_*.ipynb")))
-    assert pages >= 3 * chapters, f"the PDF has {pages} pages for {chapters} chapters"
+    assert 3 * chapters <= pages <= 60 * chapters, f"the PDF has {pages} pages"
+    catalog = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in catalog, "the PDF is not tagged (no structure tree)"
+    assert catalog["/MarkInfo"]["/Marked"], "the PDF is not marked as tagged"
+
+    # Bookmarks: each part of _toc.yml at the top level, its chapters under it, in order.
+    def page_of(item: Any) -> int:
+        return int(reader.get_destination_page_number(item)) + 1
+
+    top = reader.outline
+    parts: dict[str, list[tuple[str, int]]] = {}
+    for index, item in enumerate(top):
+        if isinstance(item, list):
+            continue
+        below = top[index + 1] if index + 1 < len(top) and isinstance(top[index + 1], list) else []
+        parts[item.title] = [(c.title, page_of(c)) for c in below if not isinstance(c, list)]
+    numbered = 0
+    for part in toc["parts"]:
+        assert part["caption"] in parts, f"no bookmark for part {part['caption']!r}: {list(parts)}"
+        below = parts[part["caption"]]
+        assert len(below) == len(part["chapters"]), f"{part['caption']}: {below}"
+        for title, _ in below:
+            if part.get("numbered"):
+                numbered += 1
+                assert title.startswith(f"{numbered}. "), f"chapter bookmark {title!r}"
+    assert numbered == chapters, f"{numbered} numbered chapter bookmarks for {chapters} chapters"
+
+    # The contents list on the front pages: every chapter with the page its bookmark has.
+    front = " ".join(reader.pages[i].extract_text() for i in range(2))
+    captions = [part["caption"] for part in toc["parts"]]
+    for title, page in (entry for caption in captions for entry in parts[caption]):
+        assert re.search(rf"{re.escape(title)}\s*{page}\b", front), (
+            f"contents list: no {title!r} with page {page}"
+        )
+
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    chinese = re.findall("[\u3400-\u4dbf\u4e00-\u9fff]", text)
+    assert len(chinese) >= 100, f"{len(chinese)} Chinese characters extractable from the PDF"
+    assert "Show code cell source" not in text, "the PDF prints the web's hidden-code stubs"
 
 
 def test_every_page_has_a_favicon() -> None:
@@ -507,17 +708,32 @@ def test_bibliography_is_alphabetical() -> None:
 
 
 def test_search_summaries_show_the_match(base_url: str, browser_context: Any) -> None:
-    page = browser_context.new_page()
-    try:
-        page.goto(base_url + "search.html?q=logsumexp", wait_until="load")
-        page.wait_for_selector("#search-results ul.search li p.context", timeout=TIMEOUT_MS)
-        summaries = page.eval_on_selector_all(
-            "#search-results ul.search li p.context", "(ps) => ps.map((p) => p.textContent)"
-        )
-    finally:
-        page.close()
-    assert summaries
-    chrome = [s for s in summaries if ".pdf" in s[:40] or s.strip().startswith("Contents")]
+    found: dict[str, list[str]] = {}
+    # "calibration" is in a chapter title, so its summary starts at the top of the page.
+    for query in ("logsumexp", "calibration"):
+        page = browser_context.new_page()
+        try:
+            page.goto(base_url + f"search.html?q={query}", wait_until="load")
+            page.wait_for_selector("#search-results ul.search li p.context", timeout=TIMEOUT_MS)
+            found[query] = page.eval_on_selector_all(
+                "#search-results ul.search li p.context", "(ps) => ps.map((p) => p.textContent)"
+            )
+        finally:
+            page.close()
+    summaries = found["logsumexp"] + found["calibration"]
+    assert found["logsumexp"]
+    assert found["calibration"]
+    # Page chrome: the header buttons (".pdf", "Contents"), or the print-only title and
+    # contents list ("... imbalance and calibration Contents...", or its lines of
+    # "10.9.2. Reading the table").
+    chrome = [
+        s
+        for s in summaries
+        if ".pdf" in s[:40]
+        or s.strip().startswith("Contents")
+        or re.search(r"\bContents\s*(\.\.\.)?\s*$|\bContents\s+\d+\.\d+\.", s)
+        or len(re.findall(r"^\s*\d+(?:\.\d+)+\. ", s, flags=re.MULTILINE)) >= 3
+    ]
     assert chrome == [], f"search summaries made of page chrome: {chrome[:3]}"
     assert any("logsumexp" in s.lower() or "log-sum-exp" in s.lower() for s in summaries), (
         summaries[:3]
