@@ -203,8 +203,28 @@ def _lineage(node: nodes.Node, stop: nodes.Node) -> list[nodes.Node]:
     return found
 
 
+class _Terms(set[str]):
+    """A set with the ``extend`` of the list it replaces."""
+
+    def extend(self, terms: list[str]) -> None:
+        self.update(terms)
+
+
+def fast_chinese_search_index(app: Sphinx) -> None:
+    """Sphinx 7.4's Chinese search indexer keeps every Latin word it has seen in a list (a
+    class attribute that only grows) and tests membership in it for each word it stems:
+    quadratic, about 15 of the Chinese build's CPU seconds. A set gives the same index."""
+    if edition(app.config.language) == "en":
+        return
+    from sphinx.search import zh
+
+    if isinstance(zh.SearchChinese.latin_terms, list):
+        zh.SearchChinese.latin_terms = _Terms(zh.SearchChinese.latin_terms)  # type: ignore[assignment]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(KeepOutputsUntranslated)
+    app.connect("builder-inited", fast_chinese_search_index)
     app.connect("config-inited", configure)
     # Before pydata-sphinx-theme drops header templates that render empty (priority 500).
     app.connect("html-page-context", page_context, priority=400)
