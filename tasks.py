@@ -152,16 +152,45 @@ def ensure_chromium() -> None:
     run(["apt-get", "install", "-y", "-qq", *missing], env=apt_env)
 
 
+# Tests that read the built site (_build/html, its zh/ edition, the PDFs, the doctrees).
+SITE_TESTS = [
+    BROWSER_TEST,
+    "tests/test_site_zh.py",
+    "tests/test_readable_notebooks.py",
+    "tests/test_translations.py",
+]
+
+
 def test(_: list[str]) -> None:
     """Everything: the build, every test (each notebook executed once, by nbval; the
-    build shows the same committed outputs), then the static checks of `lint`."""
+    build shows the same committed outputs), then the static checks of `lint`.
+
+    The notebooks under nbval and the package tests need no built book, so they run in a
+    second process while the two editions and their PDFs are built (one core each on a
+    2-core machine); the tests of the built site run after the builds.
+    """
     ensure_chromium()
     ensure_npm_packages()
-    build_book()
-    build_pdf()
-    tests = run(
-        [python(), *PYTEST, "tests", "lossbook", "book", *NBVAL], env=venv_env(), stop=False
-    )
+    log_dir = ROOT / ".cache"
+    log_dir.mkdir(exist_ok=True)
+    log_path = log_dir / "test-without-site.log"
+    ignored = [f"--ignore={path}" for path in SITE_TESTS]
+    command = [str(python()), *PYTEST, "tests", "lossbook", "book", *NBVAL, *ignored]
+    print(f"\n$ {' '.join(command)}  (beside the builds; output in {log_path})", flush=True)
+    started = time.perf_counter()
+    with log_path.open("w", encoding="utf-8") as log:
+        early = subprocess.Popen(command, cwd=ROOT, env=venv_env(), stdout=log, stderr=log)
+        try:
+            build_book()
+            build_pdf()
+        except BaseException:
+            early.kill()
+            raise
+        site_tests = run([python(), *PYTEST, *SITE_TESTS], env=venv_env(), stop=False)
+        early_status = early.wait()
+    print(log_path.read_text(encoding="utf-8"), flush=True)
+    print(f"(package tests and notebooks: {time.perf_counter() - started:.1f} s)", flush=True)
+    tests = early_status or site_tests
     # Lint after the tests, so that one run reports both; either failing fails `test`.
     problems = static_checks()
     if tests != 0 or problems:
