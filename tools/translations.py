@@ -235,6 +235,11 @@ def build() -> None:
     # Not the theme's Jinja macro files that Sphinx copies into _static (no page loads them):
     # inside the site they would be taken for pages of the Chinese edition.
     shutil.copytree(ZH_BUILD / "html", ZH_SITE, ignore=_static_templates)
+    # One set of notebooks (English code and text, as Colab and Binder open them from
+    # notebooks/): the download button of a Chinese page gives the same readable copy.
+    english_sources = ZH_SITE.parent / "_sources" / "book"
+    for notebook in english_sources.glob("*.ipynb"):
+        shutil.copyfile(notebook, ZH_SITE / "_sources" / "book" / notebook.name)
     seconds = time.perf_counter() - started
     print(f"The Chinese edition is in {ZH_SITE / 'index.html'} ({seconds:.0f} s)")
 
