@@ -163,19 +163,20 @@ SITE_TESTS = [
 
 def test(_: list[str]) -> None:
     """Everything: the build, every test (each notebook executed once, by nbval; the
-    build shows the same committed outputs), then the static checks of `lint`.
+    build shows the same committed outputs), the package and its notebooks run from the
+    wheel, then the static checks of `lint`.
 
-    The notebooks under nbval and the package tests need no built book, so they run in a
-    second process while the two editions and their PDFs are built (one core each on a
-    2-core machine); the tests of the built site run after the builds.
+    Two streams share the 2 cores: the package tests, the notebooks under nbval and then
+    `package` (the wheel run) need no built book, so they run in a second process
+    (`tasks.py without-site`) while the two editions and their PDFs are built; the tests of
+    the built site run after the builds.
     """
     ensure_chromium()
     ensure_npm_packages()
     log_dir = ROOT / ".cache"
     log_dir.mkdir(exist_ok=True)
     log_path = log_dir / "test-without-site.log"
-    ignored = [f"--ignore={path}" for path in SITE_TESTS]
-    command = [str(python()), *PYTEST, "tests", "lossbook", "book", *NBVAL, *ignored]
+    command = [str(python()), str(ROOT / "tasks.py"), "without-site", *([NO_VENV] * (not use_venv))]
     print(f"\n$ {' '.join(command)}  (beside the builds; output in {log_path})", flush=True)
     started = time.perf_counter()
     with log_path.open("w", encoding="utf-8") as log:
@@ -189,12 +190,23 @@ def test(_: list[str]) -> None:
         site_tests = run([python(), *PYTEST, *SITE_TESTS], env=venv_env(), stop=False)
         early_status = early.wait()
     print(log_path.read_text(encoding="utf-8"), flush=True)
-    print(f"(package tests and notebooks: {time.perf_counter() - started:.1f} s)", flush=True)
-    tests = early_status or site_tests
+    print(f"(the second stream: {time.perf_counter() - started:.1f} s)", flush=True)
+    failed = (["pytest (site)"] if site_tests else []) + (
+        ["pytest or package (see above)"] if early_status else []
+    )
     # Lint after the tests, so that one run reports both; either failing fails `test`.
     problems = static_checks()
-    if tests != 0 or problems:
-        sys.exit("failed: " + "; ".join((["pytest"] if tests != 0 else []) + problems))
+    if failed or problems:
+        sys.exit("failed: " + "; ".join(failed + problems))
+
+
+def without_site(_: list[str]) -> None:
+    """The tests that need no built book (package, doctests, notebooks under nbval), then
+    `package`; `test` runs this beside the builds."""
+    ignored = [f"--ignore={path}" for path in SITE_TESTS]
+    status = run([python(), *PYTEST, "tests", "lossbook", "book", *NBVAL, *ignored], stop=False)
+    package([])
+    sys.exit(status)
 
 
 def unit(_: list[str]) -> None:
@@ -287,9 +299,20 @@ def ensure_npm_packages() -> None:
 
 def build_pdf() -> None:
     """Print the single-page build (_build/html/book/print.html) to _build/html/lossbook.pdf,
-    and the Chinese edition's to _build/html/zh/lossbook.pdf."""
-    run([python(), "-m", "tools.print_pdf"], env=venv_env())
-    run([python(), "-m", "tools.print_pdf", ROOT / "_build" / "html" / "zh"], env=venv_env())
+    and the Chinese edition's to _build/html/zh/lossbook.pdf, both at once (each print
+    mostly waits for Chromium's layout of one long page)."""
+    commands = [
+        [str(python()), "-m", "tools.print_pdf"],
+        [str(python()), "-m", "tools.print_pdf", str(ROOT / "_build" / "html" / "zh")],
+    ]
+    started = time.perf_counter()
+    for command in commands:
+        print(f"\n$ {' '.join(command)}", flush=True)
+    prints = [subprocess.Popen(command, cwd=ROOT, env=venv_env()) for command in commands]
+    statuses = [process.wait() for process in prints]
+    print(f"({time.perf_counter() - started:.1f} s)", flush=True)
+    if any(statuses):
+        sys.exit(f"printing the PDFs failed ({statuses})")
 
 
 def translations(_: list[str]) -> None:
@@ -332,6 +355,7 @@ COMMANDS = {
     "lint": lint,
     "execute": execute,
     "package": package,
+    "without-site": without_site,
     "sync-notebooks": sync_notebooks,
     "notebooks": notebooks,
     "translations": translations,
