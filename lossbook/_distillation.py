@@ -40,9 +40,13 @@ def distillation_loss(
     For one example with student logits :math:`z`, teacher logits :math:`v`
     and temperature :math:`T`,
 
-    .. math:: \ell = T^2 \, \mathrm{KL}\bigl(\operatorname{softmax}(v / T)
-              \,\big\|\, \operatorname{softmax}(z / T)\bigr)
-              = T^2 \sum_c p_c \bigl(\log p_c - \log q_c\bigr),
+    .. math::
+
+        \begin{aligned}
+        \ell &= T^2 \, \mathrm{KL}\bigl(\operatorname{softmax}(v / T)
+              \,\big\|\, \operatorname{softmax}(z / T)\bigr)\\
+             &= T^2 \sum_c p_c \bigl(\log p_c - \log q_c\bigr),
+        \end{aligned}
 
     with :math:`p = \operatorname{softmax}(v/T)` and
     :math:`q = \operatorname{softmax}(z/T)`: the soft-target term of Hinton,

@@ -48,9 +48,13 @@ def sigmoid_focal_loss(
 ) -> FloatResult:
     r"""Sigmoid focal loss of Lin et al. (2017), elementwise, on logits.
 
-    .. math:: \ell = \alpha_t \, (1 - p_t)^\gamma \, \mathrm{CE}(z, y),
-              \quad p = \sigma(z), \quad p_t = p\,y + (1 - p)(1 - y),
-              \quad \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+    .. math::
+
+        \begin{aligned}
+        \ell &= \alpha_t \, (1 - p_t)^\gamma \, \mathrm{CE}(z, y),\\
+        p_t &= p\,y + (1 - p)(1 - y), \qquad p = \sigma(z),\\
+        \alpha_t &= \alpha y + (1 - \alpha)(1 - y)
+        \end{aligned}
 
     where CE is :func:`binary_cross_entropy_with_logits` per element: eq. (5)
     of [1]_, with the values of ``torchvision.ops.sigmoid_focal_loss`` [2]_.

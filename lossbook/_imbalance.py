@@ -426,9 +426,13 @@ def poly1_cross_entropy(
     both terms. Since :math:`\partial p_t / \partial z_k = p_k (t_k - p_t)`,
     the gradient is
 
-    .. math:: (1 - \varepsilon_{ls})\, w_y (1 + \varepsilon p_y)
-              (p - e_y) + \frac{\varepsilon_{ls}}{C} (W p - w),
-              \qquad W = \textstyle\sum_c w_c .
+    .. math::
+
+        \begin{aligned}
+        &(1 - \varepsilon_{ls})\, w_y (1 + \varepsilon p_y) (p - e_y)\\
+        &\quad + \frac{\varepsilon_{ls}}{C} (W p - w),
+        \qquad W = \textstyle\sum_c w_c .
+        \end{aligned}
 
     'mean' divides by :math:`\sum_i w_{y_i}` and does not depend on the
     scale of `weight` (the weights are first scaled by a power of two,

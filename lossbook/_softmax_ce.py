@@ -58,9 +58,12 @@ def softmax_cross_entropy(
 
     For one example with logits :math:`z` and an index target :math:`y`,
 
-    .. math:: \ell = -\log \operatorname{softmax}(z)_y
-              = \operatorname{LSE}(z) - z_y
-              = \log\Bigl(1 + \sum_{j \ne y} e^{z_j - z_y}\Bigr),
+    .. math::
+
+        \begin{aligned}
+        \ell &= -\log \operatorname{softmax}(z)_y = \operatorname{LSE}(z) - z_y\\
+             &= \log\Bigl(1 + \sum_{j \ne y} e^{z_j - z_y}\Bigr),
+        \end{aligned}
 
     and for a probability target :math:`t`,
     :math:`\ell = -\sum_c t_c \log \operatorname{softmax}(z)_c`. The values are

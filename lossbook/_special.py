@@ -167,8 +167,12 @@ def logsumexp(
 ) -> Any:
     r"""Compute ``log(sum(b * exp(z)))`` along `axis` without overflow.
 
-    .. math:: \operatorname{LSE}(z) = m + \log\Bigl(1 + \sum_{j \ne k} e^{z_j - m}\Bigr),
-              \quad m = z_k = \max_j z_j
+    .. math::
+
+        \begin{aligned}
+        \operatorname{LSE}(z) &= m + \log\Bigl(1 + \sum_{j \ne k} e^{z_j - m}\Bigr),\\
+        m &= z_k = \max_j z_j
+        \end{aligned}
 
     Parameters
     ----------
