@@ -493,8 +493,9 @@ def test_few_equations_scroll_on_a_phone() -> None:
     source). Needs test_page to have run on every page first (it does, in file order).
 
     Issue 19: after the site's CSS and script (numbers under equations, long equations set
-    up to 25 % smaller), 26 of 116 still scroll; this fails until the longest are split into
-    lines in the chapters' sources (or MathJax 4, which breaks lines, replaces MathJax 3)."""
+    up to 25 % smaller), 26 of 116 still scrolled; with the longest split into `aligned` lines
+    in the chapters' and docstrings' sources and slimmer proof boxes on phones, 3 do (two in
+    chapter 10 and one SymPy output in chapter 7)."""
     if not PAGES or not set(PAGES) <= PAGES_MEASURED_AT_PHONE_WIDTH:
         pytest.skip("runs after test_page has measured every page")
     scrolling = sorted(
