@@ -222,8 +222,24 @@ def fast_chinese_search_index(app: Sphinx) -> None:
         zh.SearchChinese.latin_terms = _Terms(zh.SearchChinese.latin_terms)  # type: ignore[assignment]
 
 
+def detach_message_documents(app: Sphinx, doctree: nodes.document) -> None:
+    """Point translated nodes at the page's document instead of the scratch document of
+    their message.
+
+    Sphinx parses each translated message as a little document of its own and moves its
+    nodes into the page; they keep a reference to that scratch document, whose settings hold
+    the whole build environment, so every page's pickled doctree carried a copy of it
+    (3.7 MB each instead of 0.3 MB). Unpickling those copies was most of the Chinese
+    build's time (28 of its 77 CPU seconds, measured with cProfile).
+    """
+    for node in doctree.findall():
+        if vars(node).get("_document") not in (None, doctree):
+            node.document = doctree
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(KeepOutputsUntranslated)
+    app.connect("doctree-read", detach_message_documents)
     app.connect("builder-inited", fast_chinese_search_index)
     app.connect("config-inited", configure)
     # Before pydata-sphinx-theme drops header templates that render empty (priority 500).
