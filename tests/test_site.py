@@ -393,12 +393,17 @@ def test_page(
             page.wait_for_url(base_url + redirect)
             page.wait_for_load_state("load")
         report = page.evaluate(with_shape_checks(INSPECT_PAGE), TIMEOUT_MS // 2)
-        page.wait_for_load_state("networkidle")
         serious = axe_violations(page)
-        # The same page at phone width (one load per page keeps the test fast).
+        # The same page at phone width (one load per page keeps the test fast), once
+        # lossbook-site.js has refitted the equations (150 ms after a resize).
         page.set_viewport_size(PHONE)
-        page.wait_for_timeout(600)  # lossbook-site.js refits equations 150 ms after a resize
+        page.wait_for_function(
+            f"document.documentElement.dataset.lossbookFitted === '{PHONE['width']}'",
+            timeout=TIMEOUT_MS,
+        )
         phone = page.evaluate(with_shape_checks(PHONE_CHECK))
+        # Any request the page makes late is still seen by the handlers above.
+        page.wait_for_load_state("networkidle")
     finally:
         page.close()
     request.config.stash.setdefault(PAGES_CHECKED, []).append(page_path)
@@ -532,6 +537,14 @@ def axe_violations(page: Any) -> list[str]:
 # button is clicked.
 PHONE_CHECK = r"""
 async () => {
+  // Polls instead of sleeping: a drawer's state is read as soon as it has changed, and a
+  // drawer that never changes is read at the deadline.
+  const until = async (condition, deadlineMs) => {
+    const start = performance.now();
+    while (!condition() && performance.now() - start < deadlineMs) {
+      await new Promise((done) => setTimeout(done, 25));
+    }
+  };
   const visible = (el) => !!el && el.getClientRects().length > 0 &&
     getComputedStyle(el).visibility !== "hidden";
   const opened = (sidebar) => {
@@ -584,7 +597,7 @@ async () => {
     const buttons = [...document.querySelectorAll(selector)].filter(visible);
     if (!buttons.length) { result[name] = "no visible button"; continue; }
     buttons[0].click();
-    await new Promise((done) => setTimeout(done, 400));
+    await until(() => opened(name), 1500);
     result[name] = opened(name) ? "opened" : "did not open";
     // Tapping an entry of the page's contents moves to it and closes the drawer.
     const dialog = document.querySelector(`dialog[id*="${name}"]`);
@@ -598,14 +611,14 @@ async () => {
         bubbles: true, cancelable: true, view: window,
         clientX: spot.left + spot.width / 2, clientY: spot.top + spot.height / 2,
       }));
-      await new Promise((done) => setTimeout(done, 300));
+      await until(() => !dialog.open, 1000);
       result.entryTapped = dialog.open ? "drawer still open" : "closed";
     }
     document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     document.querySelectorAll("dialog[open]").forEach((d) => d.close());
     document.querySelectorAll("input.sidebar-toggle:checked")
       .forEach((box) => { box.checked = false; });
-    await new Promise((done) => setTimeout(done, 200));
+    await until(() => !opened(name), 1000);
   }
   return result;
 }

@@ -77,6 +77,14 @@ FILL_PAGE_NUMBERS = """(numbers) => {
 }"""
 
 
+# Takes the chapters out of the layout, leaving the title page and the contents.
+HIDE_CHAPTERS = """() => {
+  for (const chapter of document.querySelectorAll(".lossbook-print-chapter")) {
+    chapter.style.display = "none";
+  }
+}"""
+
+
 def chapter_pages(pdf: bytes) -> dict[str, int]:
     """Named destination ("page-01_information") -> 1-based page number, in a printed PDF."""
     import io
@@ -163,7 +171,10 @@ def main(site: Path = SITE) -> int:
         message = "Chromium not found: the whole-book PDF is not built (apt-get install chromium)"
         print(message, file=sys.stderr)
         return 1 if os.environ.get("CI") == "true" else 0
+    import io
+
     from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
 
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site))
@@ -200,10 +211,16 @@ def main(site: Path = SITE) -> int:
             if missing:
                 print(f"contents entries without a page: {missing}", file=sys.stderr)
                 return 1
-            # Only the front pages (title and contents) changed: print just those again.
-            front = min(numbers.values()) - 1
-            contents = page.pdf(**PDF_OPTIONS, page_ranges=f"1-{front}")
             headings = page.evaluate(PRINTED_HEADINGS)
+            # Only the front pages (title and contents) changed: print just those again, with
+            # the chapters out of the layout (a page range alone still lays out all 360
+            # pages: 20 s) and the footer's page total written in.
+            front = min(numbers.values()) - 1
+            page.evaluate(HIDE_CHAPTERS)
+            footer = PDF_OPTIONS["footer_template"].replace(
+                '<span class="totalPages"></span>', str(len(PdfReader(io.BytesIO(book)).pages))
+            )
+            contents = page.pdf(**{**PDF_OPTIONS, "footer_template": footer})
             instance.close()
         (site / PDF).write_bytes(finish(book, contents, front, headings))
     finally:

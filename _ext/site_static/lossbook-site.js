@@ -57,6 +57,8 @@
         shade(box);
       }
     }
+    // The width the equations were last fitted at (the browser test waits for it).
+    document.documentElement.dataset.lossbookFitted = String(window.innerWidth);
   };
   let timer = null;
   const later = () => { clearTimeout(timer); timer = setTimeout(fit, 150); };
