@@ -1,9 +1,11 @@
 """The Chinese edition as a reader meets it (issue 23).
 
 The Chinese edition is built into ``_build/html/zh`` (``python3 tasks.py book``), inside
-the English site, so ``tests/test_site.py`` loads each of its pages in Chromium exactly as
-it loads the English ones (math typeset, images, no external request, internal links,
-axe-core, phone navigation). Here, what is particular to having two editions:
+the English site. ``test_chinese_page`` loads each of its pages in Chromium through the
+same checks as the English ones (``tests/test_site.check_page``: math typeset, images, no
+external request, internal links, axe-core, phone navigation); ``tasks.py test`` runs this
+file in a process of its own beside ``tests/test_site.py``. Then what is particular to
+having two editions:
 
 * every Chinese page says ``<html lang="zh-Hans">``;
 * every page of each edition links to the same page of the other (the header's
@@ -17,12 +19,24 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.test_site import BUILD_BOOK, PAGES, SITE, SKIPPED_PAGES, redirect_target, unavailable
+from tests.test_site import (
+    BUILD_BOOK,
+    PAGES,
+    SITE,
+    SKIPPED_PAGES,
+    ZH,
+    assert_few_equations_scroll,
+    base_url,  # noqa: F401  (a fixture: pytest finds it in this module's namespace)
+    browser_context,  # noqa: F401
+    check_page,
+    redirect_target,
+    unavailable,
+)
 
-ZH = "zh/"
 ENGLISH = [page for page in PAGES if not page.startswith(ZH)]
 # test_site.site_pages leaves out theme files and the print page at the top level only.
 CHINESE = [
@@ -36,6 +50,44 @@ CHINESE = [
 SWITCH = re.compile(
     r'<a class="btn btn-sm lossbook-language-switch" href="([^"]+)"\s+hreflang="([^"]+)"'
 )
+
+
+# Code cells are the English notebooks' in both editions (test_code_is_the_same_in_both_
+# editions): axe-core has checked them on the English pages, and leaving them out here
+# takes a third off the Chinese pages' axe time. Their outputs (captions are translated)
+# are checked.
+SAME_AS_ENGLISH = ("div.cell_input",)
+HIGHLIGHTED_CODE = re.compile(r'<div class="highlight[^"]*"><pre>.*?</pre>', re.S)
+
+
+@pytest.mark.parametrize("page_path", CHINESE or ["<the Chinese edition is missing>"])
+def test_chinese_page(
+    page_path: str,
+    base_url: str,  # noqa: F811
+    browser_context: Any,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:
+    """Every page of the Chinese edition through test_site's browser checks."""
+    check_page(page_path, base_url, browser_context, request, axe_exclude=SAME_AS_ENGLISH)
+
+
+def test_few_equations_scroll_on_a_phone_in_chinese() -> None:
+    """As in the English edition (test_site.test_few_equations_scroll_on_a_phone)."""
+    assert_few_equations_scroll(CHINESE)
+
+
+def test_code_is_the_same_in_both_editions() -> None:
+    """Both editions show the same code, highlighted the same way (one set of notebooks)."""
+    built()
+    different = [
+        page
+        for page in ENGLISH
+        if page.endswith(".html")
+        and page not in SKIPPED_PAGES
+        and HIGHLIGHTED_CODE.findall((SITE / page).read_text(encoding="utf-8"))
+        != HIGHLIGHTED_CODE.findall((SITE / ZH / page).read_text(encoding="utf-8"))
+    ]
+    assert different == [], f"pages whose code differs between the editions: {different}"
 
 
 def built() -> None:
