@@ -18,7 +18,8 @@ notebook's own first cell (``tools/sync_notebooks.py``) installs
   ``PIP_NO_INDEX`` keeps pip off the package index, so the install cell must get lossbook
   from the wheel and everything its ``notebooks`` extra needs from what a reader has. No
   variable of the project's is set. The first chapter installs; the later ones find it
-  installed, as on a reader's second notebook.
+  installed, as on a reader's second notebook, and run two at a time (each in its own
+  empty folder).
 * **A second CPU.** The notebooks run under ``OPENBLAS_CORETYPE=Prescott`` (OpenBLAS's
   oldest x86-64 kernels, which every x86-64 CPU runs) and ``NPY_DISABLE_CPU_FEATURES``
   naming every SIMD extension NumPy dispatches to (NumPy's baseline loops, as on an old
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,8 @@ READER_PACKAGES = ["ipykernel", "jupyter_client", "numpy", "matplotlib", "sympy"
 RUNNER_PACKAGES = ["pytest", "nbval"]
 # OpenBLAS's generic x86-64 (SSE3) kernels: a different BLAS path than this CPU's own.
 CORETYPE = "Prescott"
+# Notebooks run at once after the first: two, one per core of the 2-core machine .ci/run has.
+WORKERS = 2
 NUMPY_DISPATCH = (
     "from numpy._core._multiarray_umath import __cpu_dispatch__; print(' '.join(__cpu_dispatch__))"
 )
@@ -137,35 +141,45 @@ def main(argv: list[str]) -> int:
         print(f"OPENBLAS_CORETYPE={CORETYPE}, NPY_DISABLE_CPU_FEATURES={dispatch!r}", flush=True)
         subprocess.run([python, "-c", SHOW_CPU], env=env, cwd=reader, check=False)
         failures = []
-        for chapter in chapters:
-            copy = reader / chapter.name
+
+        def run_notebook(chapter: Path) -> None:
+            """Run one notebook in an empty folder of its own, as a reader would."""
+            folder = reader / chapter.stem
+            folder.mkdir()
+            copy = folder / chapter.name
             copy.write_bytes(chapter.read_bytes())
             started = time.perf_counter()
             result = subprocess.run(
                 [
                     python,
                     *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-c", tools / "pytest.ini"),
-                    *("--rootdir", reader, "--nbval", "--nbval-current-env"),
+                    *("--rootdir", folder, "--nbval", "--nbval-current-env"),
                     *("--nbval-sanitize-with", SANITIZE, copy.name),
                 ],
                 env=env,
-                cwd=reader,
+                cwd=folder,
                 capture_output=True,
                 text=True,
             )
             took = time.perf_counter() - started
             copy.unlink()
-            leftovers = sorted(path.name for path in reader.iterdir())
+            leftovers = sorted(path.name for path in folder.iterdir())
             status = "ok" if result.returncode == 0 else "FAILED"
             print(f"{chapter.name}: {status} ({took:.1f} s)", flush=True)
             if result.returncode != 0:
                 failures.append(chapter.name)
                 print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
             if leftovers:
-                print(f"  (left in the reader's directory: {leftovers})")
-                for name in leftovers:
-                    path = reader / name
-                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                print(f"  (left in the reader's folder: {leftovers})")
+            shutil.rmtree(folder)
+
+        # The first notebook's install cell installs lossbook from the wheel; the others,
+        # which find it installed, then run two at a time, the longest first (the other
+        # stream of `tasks.py test` ends earlier, and its core would otherwise idle).
+        run_notebook(chapters[0])
+        longest_first = sorted(chapters[1:], key=lambda path: -path.stat().st_size)
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(run_notebook, longest_first))
         installed = subprocess.run(
             [python, "-m", "pip", "show", "lossbook"], env=base, capture_output=True, text=True
         ).stdout
