@@ -21,7 +21,7 @@ from lossbook._loss_common import (
     check_logits,
     grad_scale,
     overflow_is_inf,
-    reduce_loss,
+    row_result,
 )
 from lossbook._typing import F64, BoolArray, FloatResult
 
@@ -203,8 +203,7 @@ def _distillation_loss(
             g = _grad_rows(p.p, q.p, rows_kl)
             g *= t * factor
             grad[part] = g
-    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, float(n)), z.dtype)
-    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+    return row_result(loss, grad, z, reduction, float(n))
 
 
 # Taylor coefficients of (e^{-x} - 1 + x) / x^2 = sum_{k >= 2} (-1)^k x^(k-2) / k!, highest

@@ -29,7 +29,7 @@ from lossbook._loss_common import (
     elementwise_pass,
     grad_scale,
     overflow_is_inf,
-    reduce_loss,
+    row_result,
     weighted,
 )
 from lossbook._softmax_ce import _softmax_cross_entropy, check_index_masks
@@ -355,8 +355,7 @@ def _softmax_focal_loss(
         _softmax_focal_blocks(z2, y1, valid1, class_alpha, g, factor, loss, grad, blocks)
 
     _core.run_blocks(-(-n // rows_per_block), z2.size, run)
-    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
-    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+    return row_result(loss, grad, z, reduction, count)
 
 
 def _softmax_focal_blocks(

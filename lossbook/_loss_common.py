@@ -71,6 +71,15 @@ def reduce_loss(per_item: F64, reduction: str, count: float) -> Any:
     return total / count if count > 0 else 0.0
 
 
+def row_result(
+    loss: F64, grad: FloatArray | None, z: FloatArray, reduction: str, count: float
+) -> ValueAndGrad:
+    """The result of a loss over the last axis of `z`: the flat per-row `loss` reduced and
+    cast to `z`'s dtype, and the flat-row `grad` back in `z`'s shape."""
+    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
+    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+
+
 def grad_scale(reduction: str, count: float) -> float:
     """Factor turning per-item gradients into the gradient of the reduced loss."""
     if reduction == "mean":

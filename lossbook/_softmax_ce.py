@@ -36,7 +36,7 @@ from lossbook._loss_common import (
     class_weight,
     grad_scale,
     overflow_is_inf,
-    reduce_loss,
+    row_result,
     row_weight,
     unit_scaled,
 )
@@ -368,8 +368,7 @@ def _dense_pass(
     _core.run_blocks(-(-n // rows), z2.size, blocks)
     if exponent:
         loss = np.ldexp(loss, exponent)
-    value = v.cast_result(reduce_loss(loss.reshape(z.shape[:-1]), reduction, count), z.dtype)
-    return ValueAndGrad(value, None if grad is None else grad.reshape(z.shape))
+    return row_result(loss, grad, z, reduction, count)
 
 
 def _index_ce_dense(
