@@ -39,6 +39,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -178,29 +180,37 @@ def test(_: list[str]) -> None:
     ensure_npm_packages()
     log_dir = ROOT / ".cache"
     log_dir.mkdir(exist_ok=True)
-    log_path = log_dir / "test-without-site.log"
     command = [str(python()), str(ROOT / "tasks.py"), "without-site", *([NO_VENV] * (not use_venv))]
-    print(f"\n$ {' '.join(command)}  (beside the builds; output in {log_path})", flush=True)
     started = time.perf_counter()
-    with log_path.open("w", encoding="utf-8") as log:
-        early = subprocess.Popen(command, cwd=ROOT, env=venv_env(), stdout=log, stderr=log)
-        try:
-            build_book()
-            build_pdf()
-        except BaseException:
-            early.kill()
-            raise
+    with beside(command, log_dir / "test-without-site.log", "beside the builds") as early:
+        build_book()
+        build_pdf()
         site_tests = site_tests_in_two_processes(log_dir)
-        early_status = early.wait()
-    print(log_path.read_text(encoding="utf-8"), flush=True)
     print(f"(the second stream: {time.perf_counter() - started:.1f} s)", flush=True)
     failed = (["pytest (site)"] if site_tests else []) + (
-        ["pytest or package (see above)"] if early_status else []
+        ["pytest or package (see above)"] if early.returncode else []
     )
     # Lint after the tests, so that one run reports both; either failing fails `test`.
     problems = static_checks()
     if failed or problems:
         sys.exit("failed: " + "; ".join(failed + problems))
+
+
+@contextmanager
+def beside(command: list[str], log_path: Path, when: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` while the body of the `with` runs, its output in `log_path`; wait for
+    it at the end (killed if the body fails), then print that output."""
+    print(f"\n$ {' '.join(command)}  ({when}; output in {log_path})", flush=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=venv_env(), stdout=log, stderr=log)
+        try:
+            yield process
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            process.wait()
+    print(log_path.read_text(encoding="utf-8"), flush=True)
 
 
 def site_tests_in_two_processes(log_dir: Path) -> int:
@@ -213,14 +223,9 @@ def site_tests_in_two_processes(log_dir: Path) -> int:
         *PYTEST,
         *(test for test in SITE_TESTS if test not in chinese),
     ]
-    log_path = log_dir / "test-site-zh.log"
-    print(f"\n$ {' '.join(chinese)}  (beside the next command; output in {log_path})", flush=True)
-    with log_path.open("w", encoding="utf-8") as log:
-        second = subprocess.Popen(chinese, cwd=ROOT, env=venv_env(), stdout=log, stderr=log)
+    with beside(chinese, log_dir / "test-site-zh.log", "beside the next command") as second:
         first_status = run(english, env=venv_env(), stop=False)
-        second_status = second.wait()
-    print(log_path.read_text(encoding="utf-8"), flush=True)
-    return first_status or second_status
+    return first_status or second.returncode
 
 
 def without_site(_: list[str]) -> None:

@@ -25,6 +25,7 @@ import pytest
 
 from tests.test_site import (
     BUILD_BOOK,
+    ENGLISH_PAGES,
     PAGES,
     SITE,
     SKIPPED_PAGES,
@@ -37,7 +38,7 @@ from tests.test_site import (
     unavailable,
 )
 
-ENGLISH = [page for page in PAGES if not page.startswith(ZH)]
+ENGLISH = ENGLISH_PAGES
 # test_site.site_pages leaves out theme files and the print page at the top level only.
 CHINESE = [
     page

@@ -85,13 +85,9 @@ HIDE_CHAPTERS = """() => {
 }"""
 
 
-def chapter_pages(pdf: bytes) -> dict[str, int]:
-    """Named destination ("page-01_information") -> 1-based page number, in a printed PDF."""
-    import io
-
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(pdf))
+def chapter_pages(reader: Any) -> dict[str, int]:
+    """Named destination ("page-01_information") -> 1-based page number, in a printed PDF
+    (a pypdf ``PdfReader``)."""
     found = {}
     for name, destination in reader.named_destinations.items():
         if name.startswith("/page-"):
@@ -117,9 +113,9 @@ PRINTED_HEADINGS = """() => [...document.querySelectorAll("h1, h2, h3, h4, h5, h
   })"""
 
 
-def finish(book: bytes, front_pages: bytes, count: int, headings: list[str]) -> bytes:
-    """`book` with the drawing of its first `count` pages taken from `front_pages`, and
-    its bookmarks titled with `headings`.
+def finish(book: Any, front_pages: bytes, count: int, headings: list[str]) -> bytes:
+    """`book` (the first printing, read by pypdf's ``PdfReader``) with the drawing of its
+    first `count` pages taken from `front_pages`, and its bookmarks titled with `headings`.
 
     The page objects stay, and with them everything that points at them (bookmarks,
     named destinations, link annotations, the tag tree): both printings come from the same
@@ -132,7 +128,7 @@ def finish(book: bytes, front_pages: bytes, count: int, headings: list[str]) -> 
 
     # An incremental update: the printed file stays as it is and only the changed objects
     # are appended (rewriting all 27 MB took 12 s).
-    writer = PdfWriter(io.BytesIO(book), incremental=True)
+    writer = PdfWriter(book, incremental=True)
     patch = PdfReader(io.BytesIO(front_pages))
     if len(patch.pages) != count:
         raise RuntimeError(f"reprinted {len(patch.pages)} front pages, expected {count}")
@@ -207,24 +203,24 @@ def main(site: Path = SITE) -> int:
                 new Promise((done) => { img.onload = img.onerror = done; })));
               await document.fonts.ready;
             }""")
-            book = page.pdf(**PDF_OPTIONS)
-            numbers = chapter_pages(book)
+            printed = PdfReader(io.BytesIO(page.pdf(**PDF_OPTIONS)))
+            numbers = chapter_pages(printed)
             missing = page.evaluate(FILL_PAGE_NUMBERS, numbers)
             if missing:
                 print(f"contents entries without a page: {missing}", file=sys.stderr)
                 return 1
             headings = page.evaluate(PRINTED_HEADINGS)
             # Only the front pages (title and contents) changed: print just those again, with
-            # the chapters out of the layout (a page range alone still lays out all 360
-            # pages: 20 s) and the footer's page total written in.
+            # the chapters out of the layout (a page range alone still lays out every page
+            # of the book: 20 s) and the footer's page total written in.
             front = min(numbers.values()) - 1
             page.evaluate(HIDE_CHAPTERS)
             footer = PDF_OPTIONS["footer_template"].replace(
-                '<span class="totalPages"></span>', str(len(PdfReader(io.BytesIO(book)).pages))
+                '<span class="totalPages"></span>', str(len(printed.pages))
             )
             contents = page.pdf(**{**PDF_OPTIONS, "footer_template": footer})
             instance.close()
-        (site / PDF).write_bytes(finish(book, contents, front, headings))
+        (site / PDF).write_bytes(finish(printed, contents, front, headings))
     finally:
         server.shutdown()
         server.server_close()
